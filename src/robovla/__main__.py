@@ -1,0 +1,5 @@
+import sys
+
+from robovla.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,105 @@
+"""The node graph description (config/graph.yaml + config/robovla.yaml), resolved for one run.
+
+Both launch/bringup.launch.py and `robovla bringup` call `resolve_graph`, so the list of nodes
+and their parameters exist exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class NodeSpec:
+    name: str
+    executable: str
+    parameters: dict[str, Any] = field(default_factory=dict)  # flat: "safety.max_linear_speed" -> v
+
+
+def config_dir() -> Path:
+    """$ROBOVLA_CONFIG_DIR, else the source checkout's config/, else the installed share dir."""
+    env = os.environ.get("ROBOVLA_CONFIG_DIR")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "config" / "graph.yaml").is_file() and (parent / "package.xml").is_file():
+            return parent / "config"
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return Path(get_package_share_directory("robovla")) / "config"
+    except Exception as exc:  # pragma: no cover - only on broken installs
+        raise FileNotFoundError("cannot find robovla's config/ (set ROBOVLA_CONFIG_DIR)") from exc
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def resolve_graph(
+    sim: bool = True,
+    arguments: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    config_file: str | Path | None = None,
+    graph_file: str | Path | None = None,
+) -> list[NodeSpec]:
+    """Nodes to start and their parameters.
+
+    arguments: launch-style arguments (checkpoint=..., cameras=a,b) mapped through graph.yaml;
+    overrides: "node.param" -> value, applied last; config_file replaces config/robovla.yaml.
+    """
+    cdir = config_dir()
+    graph = yaml.safe_load(Path(graph_file or cdir / "graph.yaml").read_text())
+    params_all = yaml.safe_load(Path(config_file or cdir / graph["parameters"]).read_text()) or {}
+    merged: dict[str, Any] = {}
+    for key, value in (arguments or {}).items():
+        if value in (None, ""):
+            continue
+        target = graph.get("arguments", {}).get(key)
+        if target is None:
+            raise ValueError(f"unknown argument {key!r}; known: {sorted(graph.get('arguments', {}))}")
+        merged[target] = value.split(",") if key == "cameras" and isinstance(value, str) else value
+    merged.update(overrides or {})
+    specs: list[NodeSpec] = []
+    known = {n["name"] for n in graph["nodes"]}
+    for key in merged:
+        if key.partition(".")[0] not in known:
+            raise ValueError(f"override {key!r} names no node; nodes are {sorted(known)}")
+    for node in graph["nodes"]:
+        when = node.get("when")
+        if when == "sim" and not sim:
+            continue
+        section = (params_all.get(node["name"]) or {}).get("ros__parameters", {}) or {}
+        params = _flatten(section)
+        prefix = node["name"] + "."
+        params.update({k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)})
+        specs.append(NodeSpec(node["name"], node["executable"], params))
+    return specs
+
+
+def write_params_file(specs: list[NodeSpec], path: Path) -> Path:
+    """One ROS 2 parameter file for all nodes (nested again for ROS's loader)."""
+    doc: dict[str, Any] = {}
+    for spec in specs:
+        nested: dict[str, Any] = {}
+        for key, value in spec.parameters.items():
+            cur = nested
+            *parents, leaf = key.split(".")
+            for p in parents:
+                cur = cur.setdefault(p, {})
+            cur[leaf] = value
+        doc[spec.name] = {"ros__parameters": nested}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path

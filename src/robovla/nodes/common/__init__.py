@@ -1,0 +1,1 @@
+"""Shared plumbing for the node adapters (parameters, QoS, topic names, message conversion)."""

@@ -1,0 +1,23 @@
+"""QoS profiles by role: sensor streams drop, commands and state never do."""
+
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+
+#: cameras and joint states: best effort, shallow (a late frame is worth nothing)
+SENSOR = qos_profile_sensor_data
+#: velocity / trajectory commands and graph data: reliable, shallow
+COMMAND = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
+#: large graph messages (windows): only the newest matters
+LATEST = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
+#: the current instruction: late joiners get it (latched)
+LATCHED = QoSProfile(
+    depth=1,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+    history=HistoryPolicy.KEEP_LAST,
+)

@@ -1,0 +1,28 @@
+"""Topic, service and action names of the graph, in one place.
+
+Names are relative so a `namespace` (launch arg) moves the whole graph, ros2_kortex's
+controllers included, the way kortex_bringup namespaces them.
+"""
+
+# ros2_kortex (Kinova Gen3 driver) interfaces
+JOINT_STATES = "joint_states"
+TWIST_COMMANDS = "twist_controller/commands"
+JOINT_TRAJECTORY = "joint_trajectory_controller/joint_trajectory"
+GRIPPER_ACTION = "robotiq_gripper_controller/gripper_cmd"
+RESET_FAULT = "fault_controller/reset_fault"
+
+# robovla graph
+OBSERVATION = "robovla/observation"
+WINDOW = "robovla/observation_window"
+ACTION_CHUNK = "robovla/action_chunk"
+ARM_COMMAND = "robovla/arm_command"
+INSTRUCTION = "robovla/instruction"
+TASK_OUTCOME = "robovla/task_outcome"
+INTENT_MARKERS = "robovla/intent_markers"
+EXECUTE_INSTRUCTION = "robovla/execute_instruction"
+REPORT_OUTCOME = "robovla/report_outcome"
+CONTROL_RESET_FAULT = "robovla/reset_fault"
+
+
+def camera_topic(name: str, compressed: bool = False) -> str:
+    return f"camera/{name}/image_raw" + ("/compressed" if compressed else "")

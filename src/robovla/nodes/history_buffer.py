@@ -1,0 +1,73 @@
+"""history_buffer: the last N observations of the running episode, at the policy rate.
+
+Reset on every new episode (goal); before N frames exist the window is padded and `valid`
+says which frames are real. Observations are forwarded as received (no re-encoding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rclpy.node import Node
+
+from robovla.control.history import HistoryWindow
+from robovla.msg import Instruction, Observation, ObservationWindow
+from robovla.nodes.common import qos, topics
+from robovla.nodes.common.convert import to_sec
+from robovla.nodes.common.params import declare_config
+from robovla.nodes.common.runner import run
+
+
+@dataclass
+class HistoryParams:
+    window_size: int = 8
+    period_s: float = 0.1  # policy step: frames in a window are this far apart
+    tolerance: float = 0.25  # fraction of period_s a frame may come early
+
+
+class HistoryBuffer(Node):
+    def __init__(self) -> None:
+        super().__init__("history_buffer")
+        self.p = declare_config(self, HistoryParams)
+        self.history: HistoryWindow[Observation] = HistoryWindow(
+            self.p.window_size, lambda m: to_sec(m.header.stamp), self.p.period_s, self.p.tolerance
+        )
+        self.active = False
+        self.rejected = 0
+        self.pub = self.create_publisher(ObservationWindow, topics.WINDOW, qos.LATEST)
+        self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
+        self.create_subscription(Observation, topics.OBSERVATION, self._on_observation, qos.COMMAND)
+        self.get_logger().info(f"window of {self.p.window_size} frames every {self.p.period_s:.3f} s")
+
+    def _on_instruction(self, msg: Instruction) -> None:
+        if msg.active and msg.episode_id != self.history.episode_id:
+            self.history.reset(msg.episode_id)
+            self.get_logger().info(f"episode {msg.episode_id}: history reset")
+        elif not msg.active:
+            self.history.reset("")
+        self.active = bool(msg.active)
+
+    def _on_observation(self, msg: Observation) -> None:
+        if not self.active:
+            return
+        latest = self.history.latest
+        if latest is not None and to_sec(msg.header.stamp) <= to_sec(latest.header.stamp):
+            self.rejected += 1
+            self.get_logger().warning(
+                f"observation stamp {to_sec(msg.header.stamp):.3f} is not newer than the last one: dropped",
+                throttle_duration_sec=2.0,
+            )
+            return
+        if not self.history.push(msg):
+            return  # within the policy period: not a new window frame
+        frames, valid = self.history.window()
+        out = ObservationWindow()
+        out.header = frames[-1].header
+        out.episode_id = self.history.episode_id
+        out.observations = frames
+        out.valid = valid.tolist()
+        self.pub.publish(out)
+
+
+def main() -> int:
+    return run(HistoryBuffer)

@@ -1,0 +1,262 @@
+"""kinova_control: smoothed commands -> ros2_kortex, behind the safety filter and a watchdog.
+
+Output, as the Kinova Gen3 driver expects it:
+  twist mode             geometry_msgs/Twist on twist_controller/commands, TOOL frame, linear m/s,
+                         angular deg/s (the driver passes values to the Kortex API unchanged)
+  joint_trajectory mode  trajectory_msgs/JointTrajectory on joint_trajectory_controller/joint_trajectory
+                         via damped-least-squares IK (mock hardware and Gazebo have no twist interface)
+  gripper                control_msgs ParallelGripperCommand (Jazzy+) or GripperCommand (Humble) goals
+The kortex twist controller has no timeout, so this node is the one that stops the arm: zero twist
+when the command stream or the observation behind it is older than `watchdog_s`, when an
+episode ends or is cancelled, and on shutdown.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+from builtin_interfaces.msg import Duration
+from geometry_msgs.msg import Twist
+from rclpy.action import ActionClient
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from robovla.control import kinematics
+from robovla.control.safety import SafetyConfig, SafetyFilter
+from robovla.msg import ArmCommand, Instruction
+from robovla.nodes.common import qos, topics
+from robovla.nodes.common.convert import to_sec
+from robovla.nodes.common.params import declare_config
+from robovla.nodes.common.runner import run
+
+MODES = ("twist", "joint_trajectory")
+GRIPPER_INTERFACES = ("parallel", "gripper_command", "none")
+
+
+@dataclass
+class KinovaControlParams:
+    mode: str = "twist"
+    watchdog_s: float = 0.5  # max age of the last command and of the observation behind it
+    rate_hz: float = 50.0  # watchdog / hold rate
+    angular_units: str = "deg"  # what the twist controller takes: 'deg' (kortex driver) or 'rad'
+    trajectory_lookahead_s: float = 0.1  # joint mode: time_from_start of the single target point
+    joint_names: list[str] = field(default_factory=lambda: list(kinematics.GEN3_JOINT_NAMES))
+    gripper_interface: str = "parallel"
+    gripper_joint: str = "robotiq_85_left_knuckle_joint"
+    gripper_open_position: float = 0.0
+    gripper_closed_position: float = 0.8
+    gripper_close_above: float = 0.6  # hysteresis on the 0..1 target
+    gripper_open_below: float = 0.4
+    gripper_max_effort: float = 100.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown control mode {self.mode!r}; choose one of {MODES}")
+        if self.gripper_interface not in GRIPPER_INTERFACES:
+            raise ValueError(f"unknown gripper_interface {self.gripper_interface!r}; choose one of {GRIPPER_INTERFACES}")
+        if self.angular_units not in ("deg", "rad"):
+            raise ValueError(f"angular_units must be 'deg' or 'rad', got {self.angular_units!r}")
+        if not self.watchdog_s > 0:
+            raise ValueError("watchdog_s must be positive")
+
+
+class KinovaControl(Node):
+    def __init__(self) -> None:
+        super().__init__("kinova_control")
+        self.p = declare_config(self, KinovaControlParams)
+        self.safety = SafetyFilter(declare_config(self, SafetyConfig, prefix="safety."))
+        self.q: np.ndarray | None = None
+        self.active, self.episode_id = False, ""
+        self.last_cmd_time = -np.inf
+        self.last_obs_stamp = -np.inf
+        self.stopped = True
+        self.gripper_closed: bool | None = None
+        self.refused = 0
+        group = ReentrantCallbackGroup()
+        if self.p.mode == "twist":
+            self.twist_pub = self.create_publisher(Twist, topics.TWIST_COMMANDS, qos.COMMAND)
+        else:
+            self.traj_pub = self.create_publisher(JointTrajectory, topics.JOINT_TRAJECTORY, qos.COMMAND)
+        self.gripper_client = self._make_gripper_client(group)
+        self.create_subscription(JointState, topics.JOINT_STATES, self._on_joints, qos.SENSOR)
+        self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
+        self.create_subscription(ArmCommand, topics.ARM_COMMAND, self._on_command, qos.COMMAND)
+        self._make_fault_passthrough(group)
+        self.create_timer(1.0 / self.p.rate_hz, self._watchdog)
+        self.get_logger().info(
+            f"{self.p.mode} control, watchdog {self.p.watchdog_s:.2f} s, limits "
+            f"{self.safety.cfg.max_linear_speed} m/s / {self.safety.cfg.max_angular_speed} rad/s"
+        )
+
+    # ---------------------------------------------------------------- inputs
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_joints(self, msg: JointState) -> None:
+        index = {n: i for i, n in enumerate(msg.name)}
+        if any(n not in index for n in self.p.joint_names) or len(msg.position) != len(msg.name):
+            return
+        q = np.array([msg.position[index[n]] for n in self.p.joint_names])
+        if np.all(np.isfinite(q)):
+            self.q = q
+
+    def _on_instruction(self, msg: Instruction) -> None:
+        was_active = self.active
+        self.active, self.episode_id = bool(msg.active), msg.episode_id
+        if was_active and not self.active:
+            self.get_logger().info(f"episode {msg.episode_id} ended: stopping the arm")
+            self.stop()
+            self._command_gripper(0.0)  # release at the end of an episode
+
+    def _on_command(self, msg: ArmCommand) -> None:
+        if not self.active or msg.episode_id != self.episode_id:
+            return
+        now = self._now()
+        obs_age = now - to_sec(msg.observation_stamp)
+        if obs_age > self.p.watchdog_s:
+            self._refuse(f"command answers an observation {obs_age:.2f} s old (> watchdog {self.p.watchdog_s} s)")
+            return
+        if self.q is None:
+            self._refuse("no joint state received yet: cannot place the command in the tool frame")
+            return
+        t = msg.twist
+        lin = np.array([t.linear.x, t.linear.y, t.linear.z])
+        ang = np.array([t.angular.x, t.angular.y, t.angular.z])
+        ee = kinematics.forward_kinematics(self.q)[:3, 3]
+        safe = self.safety.filter(lin, ang, msg.gripper if msg.gripper >= 0 else 0.0, ee)
+        if safe.notes:
+            self.get_logger().warning("safety: " + "; ".join(safe.notes), throttle_duration_sec=1.0)
+        if not (np.any(safe.linear) or np.any(safe.angular)) and "stopped" in " ".join(safe.notes):
+            self.stop()
+            return
+        self.last_cmd_time, self.last_obs_stamp = now, to_sec(msg.observation_stamp)
+        self._send_motion(safe.linear, safe.angular)
+        self.stopped = False
+        if msg.gripper >= 0 and np.isfinite(msg.gripper):
+            self._command_gripper(safe.gripper)
+
+    def _refuse(self, why: str) -> None:
+        self.refused += 1
+        self.get_logger().error(f"command refused: {why}", throttle_duration_sec=1.0)
+        self.stop()
+
+    # ---------------------------------------------------------------- outputs
+    def _send_motion(self, lin_base: np.ndarray, ang_base: np.ndarray) -> None:
+        twist_base = np.concatenate([lin_base, ang_base])
+        if self.p.mode == "twist":
+            tool = kinematics.base_twist_to_tool(self.q, twist_base)
+            self._publish_twist(tool[:3], tool[3:])
+        else:
+            qdot = kinematics.ik_velocity(self.q, twist_base)
+            target = self.q + qdot * self.p.trajectory_lookahead_s
+            violations = kinematics.check_joint_limits(target)
+            if violations:
+                self._refuse("IK target beyond joint limits: " + "; ".join(violations))
+                return
+            self._publish_trajectory(target, qdot)
+
+    def _publish_twist(self, lin_tool: np.ndarray, ang_tool_rad: np.ndarray) -> None:
+        ang = np.degrees(ang_tool_rad) if self.p.angular_units == "deg" else ang_tool_rad
+        msg = Twist()
+        msg.linear.x, msg.linear.y, msg.linear.z = (float(v) for v in lin_tool)
+        msg.angular.x, msg.angular.y, msg.angular.z = (float(v) for v in ang)
+        self.twist_pub.publish(msg)
+
+    def _publish_trajectory(self, target: np.ndarray, qdot: np.ndarray) -> None:
+        msg = JointTrajectory()
+        msg.joint_names = list(self.p.joint_names)
+        point = JointTrajectoryPoint()
+        point.positions = [float(v) for v in target]
+        point.velocities = [float(v) for v in qdot]
+        ns = int(self.p.trajectory_lookahead_s * 1e9)
+        point.time_from_start = Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+        msg.points = [point]
+        self.traj_pub.publish(msg)
+
+    def stop(self) -> None:
+        """Zero velocity now (twist) or hold the current joints (trajectory)."""
+        if self.p.mode == "twist":
+            self._publish_twist(np.zeros(3), np.zeros(3))
+        elif self.q is not None:
+            self._publish_trajectory(self.q, np.zeros(len(self.q)))
+        self.stopped = True
+
+    def _watchdog(self) -> None:
+        if self.stopped:
+            return
+        now = self._now()
+        if now - self.last_cmd_time > self.p.watchdog_s or now - self.last_obs_stamp > self.p.watchdog_s:
+            self.get_logger().warning(
+                f"watchdog: no fresh command for {now - self.last_cmd_time:.2f} s "
+                f"(observation age {now - self.last_obs_stamp:.2f} s): stopping"
+            )
+            self.stop()
+
+    def on_shutdown(self) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------- gripper + faults
+    def _make_gripper_client(self, group) -> ActionClient | None:
+        if self.p.gripper_interface == "none":
+            return None
+        if self.p.gripper_interface == "parallel":
+            from control_msgs.action import ParallelGripperCommand as GripperAction
+        else:
+            from control_msgs.action import GripperCommand as GripperAction
+        self._gripper_action = GripperAction
+        return ActionClient(self, GripperAction, topics.GRIPPER_ACTION, callback_group=group)
+
+    def _command_gripper(self, target: float) -> None:
+        """Binarise with hysteresis and send a goal only when the state changes."""
+        if self.gripper_client is None:
+            return
+        if self.gripper_closed is not True and target > self.p.gripper_close_above:
+            close = True
+        elif self.gripper_closed is not False and target < self.p.gripper_open_below:
+            close = False
+        else:
+            return
+        if not self.gripper_client.server_is_ready():
+            self.get_logger().warning("gripper action server not available", throttle_duration_sec=5.0)
+            return
+        position = self.p.gripper_closed_position if close else self.p.gripper_open_position
+        goal = self._gripper_action.Goal()
+        if self.p.gripper_interface == "parallel":
+            goal.command.name = [self.p.gripper_joint]
+            goal.command.position = [float(position)]
+        else:
+            goal.command.position = float(position)
+            goal.command.max_effort = float(self.p.gripper_max_effort)
+        self.gripper_client.send_goal_async(goal)
+        self.gripper_closed = close
+
+    def _make_fault_passthrough(self, group) -> None:
+        try:
+            from example_interfaces.srv import Trigger
+        except ImportError:
+            self.get_logger().warning("example_interfaces missing: no fault reset passthrough")
+            return
+        client = self.create_client(Trigger, topics.RESET_FAULT, callback_group=group)
+
+        def reset(_request, response):
+            if not client.wait_for_service(timeout_sec=2.0):
+                response.success, response.message = False, f"{topics.RESET_FAULT} is not available"
+                return response
+            future = client.call_async(Trigger.Request())
+            done = threading.Event()
+            future.add_done_callback(lambda _f: done.set())
+            done.wait(5.0)
+            result = future.result() if future.done() else None
+            response.success = bool(result and result.success)
+            response.message = result.message if result else "fault reset timed out"
+            return response
+
+        self.create_service(Trigger, topics.CONTROL_RESET_FAULT, reset, callback_group=group)
+
+
+def main() -> int:
+    return run(KinovaControl, threads=3)

@@ -1,0 +1,167 @@
+"""recorder: one rosbag2 (MCAP) episode per demonstration, started/stopped by the RecordEpisode action.
+
+Messages are taken as serialized CDR (raw subscriptions) and written unchanged, stamped with the
+receive time like `ros2 bag record`. Cancel — or the `robovla/stop_recording` service
+(std_srvs/SetBool: data = demo succeeded) — finishes the episode; it is then published
+atomically by robovla.data.EpisodeWriter, so a killed recorder never damages a finished episode,
+and the interrupted one stays under <output_dir>/_incomplete/ for `robovla record --recover`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from geometry_msgs.msg import Twist
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import CompressedImage, Image, JointState
+from std_srvs.srv import SetBool
+
+from robovla.action import RecordEpisode
+from robovla.data.episode_writer import EpisodeWriter, new_episode_id
+from robovla.data.metadata import EpisodeMetadata
+from robovla.msg import ArmCommand, Instruction, TaskOutcome
+from robovla.nodes.common import qos, topics
+from robovla.nodes.common.params import declare_config
+from robovla.nodes.common.runner import run
+
+RECORD_EPISODE = "robovla/record_episode"
+STOP_RECORDING = "robovla/stop_recording"
+
+
+@dataclass
+class RecorderParams:
+    output_dir: str = "~/robovla_demos"
+    cameras: list[str] = field(default_factory=lambda: ["front"])
+    compressed: bool = False  # record /camera/<name>/image_raw/compressed instead of raw images
+    robot: str = "kinova_gen3_7dof+robotiq_2f_85"
+    camera_rate_hz: float = 30.0
+    control_rate_hz: float = 100.0
+    flush_interval_s: float = 1.0
+    default_success: bool = True  # outcome recorded when an episode is ended by cancel
+    feedback_rate_hz: float = 2.0
+
+
+class Recorder(Node):
+    def __init__(self) -> None:
+        super().__init__("recorder")
+        self.p = declare_config(self, RecorderParams)
+        self.root = Path(self.p.output_dir).expanduser()
+        self._lock = threading.Lock()
+        self._writer: EpisodeWriter | None = None
+        self._frames = 0
+        self._stop = threading.Event()
+        self._stop_success: bool | None = None
+        group = ReentrantCallbackGroup()
+        streams = [(topics.JOINT_STATES, JointState, "sensor_msgs/msg/JointState", qos.SENSOR),
+                   (topics.TWIST_COMMANDS, Twist, "geometry_msgs/msg/Twist", qos.COMMAND),
+                   (topics.ARM_COMMAND, ArmCommand, "robovla/msg/ArmCommand", qos.COMMAND),
+                   (topics.INSTRUCTION, Instruction, "robovla/msg/Instruction", qos.LATCHED)]
+        cam_cls, cam_type = ((CompressedImage, "sensor_msgs/msg/CompressedImage") if self.p.compressed
+                             else (Image, "sensor_msgs/msg/Image"))
+        streams += [(topics.camera_topic(c, self.p.compressed), cam_cls, cam_type, qos.SENSOR) for c in self.p.cameras]
+        for topic, cls, type_name, profile in streams:
+            self.create_subscription(cls, topic, self._make_cb("/" + topic.lstrip("/"), type_name), profile,
+                                     raw=True, callback_group=group)
+        self.create_service(Trigger, STOP_RECORDING, self._on_stop, callback_group=group)
+        self.create_subscription(TaskOutcome, topics.TASK_OUTCOME, self._on_outcome, qos.COMMAND,
+                                 callback_group=group)
+        self.server = ActionServer(self, RecordEpisode, RECORD_EPISODE, execute_callback=self._execute,
+                                   goal_callback=lambda _g: GoalResponse.ACCEPT,
+                                   cancel_callback=lambda _h: CancelResponse.ACCEPT, callback_group=group)
+        self.get_logger().info(f"ready: {RECORD_EPISODE} -> {self.root} (cameras {self.p.cameras})")
+
+    def _make_cb(self, topic: str, type_name: str):
+        is_cam = topic.startswith("/camera/")
+
+        def cb(raw: bytes) -> None:
+            with self._lock:
+                if self._writer is None:
+                    return
+                self._writer.write_raw(topic, type_name, raw, self.get_clock().now().nanoseconds)
+                if is_cam:
+                    self._frames += 1
+        return cb
+
+    def _on_outcome(self, msg: TaskOutcome) -> None:
+        with self._lock:
+            if self._writer is not None and msg.episode_id in ("", self._writer.metadata.episode_id):
+                self._stop_success = bool(msg.success)
+
+    def _on_stop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        with self._lock:
+            recording = self._writer is not None
+        if recording:
+            self._stop.set()
+        response.success = recording
+        response.message = "stopping" if recording else "not recording"
+        return response
+
+    def _execute(self, handle) -> RecordEpisode.Result:
+        goal = handle.request
+        result = RecordEpisode.Result()
+        episode_id = goal.episode_id.strip() or new_episode_id()
+        meta = EpisodeMetadata(episode_id=episode_id, instruction=goal.instruction, robot=self.p.robot,
+                               operator_notes=goal.operator_notes, camera_names=list(self.p.cameras),
+                               camera_rate_hz=self.p.camera_rate_hz, control_rate_hz=self.p.control_rate_hz)
+        with self._lock:
+            if self._writer is not None:
+                result.success, result.message = False, "rejected: an episode is already being recorded"
+                handle.abort()
+                return result
+            try:
+                self._writer = EpisodeWriter(self.root, meta, flush_interval_s=self.p.flush_interval_s)
+            except (OSError, ValueError) as exc:
+                result.success, result.message = False, f"cannot start episode {episode_id}: {exc}"
+                handle.abort()
+                return result
+            self._frames = 0
+            self._stop.clear()
+            self._stop_success = None
+        self.get_logger().info(f"recording episode {episode_id}: {goal.instruction!r}")
+        start = time.monotonic()
+        fb = RecordEpisode.Feedback()
+        while not handle.is_cancel_requested and not self._stop.wait(1.0 / self.p.feedback_rate_hz):
+            elapsed = time.monotonic() - start
+            if goal.max_duration_s > 0 and elapsed >= goal.max_duration_s:
+                break
+            with self._lock:
+                fb.elapsed_s, fb.message_count, fb.frames = float(elapsed), self._writer.message_count, self._frames
+            handle.publish_feedback(fb)
+        success = self._stop_success if self._stop_success is not None else self.p.default_success
+        with self._lock:
+            writer, self._writer = self._writer, None
+            try:
+                path = writer.finish(success)
+            except Exception as exc:  # keep the node alive; the data stays recoverable
+                writer.abort()
+                result.success, result.message = False, f"episode {episode_id} could not be finalised: {exc}"
+                handle.abort()
+                return result
+        result.success, result.bag_path = True, str(path)
+        result.message_count, result.duration_s = writer.message_count, float(time.monotonic() - start)
+        result.message = f"episode {episode_id} written ({writer.message_count} messages, {self._frames} frames)"
+        self.get_logger().info(result.message)
+        if handle.is_cancel_requested:
+            handle.canceled()
+        else:
+            handle.succeed()
+        return result
+
+    def on_shutdown(self) -> None:
+        with self._lock:
+            if self._writer is not None:
+                self._writer.abort()  # stays recoverable under _incomplete/
+                self._writer = None
+
+
+def main() -> int:
+    return run(Recorder, threads=4)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

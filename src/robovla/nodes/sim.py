@@ -1,0 +1,237 @@
+"""sim: the MuJoCo Gen3 behind ros2_kortex's interfaces (the embedded default robot).
+
+Speaks exactly what the real driver does, so nothing upstream knows the arm is simulated:
+  sub  twist_controller/commands                 geometry_msgs/Twist, TOOL frame, m/s + deg/s, no timeout
+  sub  joint_trajectory_controller/joint_trajectory  trajectory_msgs/JointTrajectory
+  act  robotiq_gripper_controller/gripper_cmd    control_msgs/ParallelGripperCommand (0 open .. 0.8 closed)
+  pub  joint_states (joint_1..7 + robotiq_85_left_knuckle_joint), camera/<name>/image_raw (rgb8), /tf
+plus the simulator's own: robovla/task_outcome when the running task's checker fires for the
+current episode (robovla/instruction), and the sim/reset service (robovla/srv/ResetSim).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from control_msgs.action import ParallelGripperCommand
+from geometry_msgs.msg import TransformStamped, Twist
+from rclpy.action import ActionServer
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import Image, JointState
+from tf2_msgs.msg import TFMessage
+from trajectory_msgs.msg import JointTrajectory
+
+from robovla.control import kinematics
+from robovla.msg import Instruction, TaskOutcome
+from robovla.nodes.common import qos, topics
+from robovla.nodes.common.convert import rgb_to_image, to_sec
+from robovla.nodes.common.params import declare_config
+from robovla.nodes.common.runner import run
+from robovla.sim.config import SimConfig
+from robovla.sim.env import Gen3SimEnv
+from robovla.srv import ResetSim
+
+GRIPPER_JOINT = "robotiq_85_left_knuckle_joint"
+_TF_LINKS = (
+    "shoulder_link", "half_arm_1_link", "half_arm_2_link", "forearm_link",
+    "spherical_wrist_1_link", "spherical_wrist_2_link", "bracelet_link", "end_effector_link",
+)
+
+
+@dataclass
+class SimNodeParams:
+    config_file: str = ""  # SimConfig YAML (config/sim.yaml); empty = defaults
+    real_time: bool = True  # False: step as fast as possible
+    camera_hz: float = 15.0  # image publishing rate (sim time)
+    task: str = ""  # task at start ("" = neutral scene until sim/reset)
+    seed: int = 0
+    split: str = "train"  # instruction phrasings: train | eval | all
+
+    def __post_init__(self) -> None:
+        if not self.camera_hz > 0:
+            raise ValueError("camera_hz must be positive")
+        if self.split not in ("train", "eval", "all"):
+            raise ValueError(f"split must be train, eval or all, got {self.split!r}")
+
+
+class SimNode(Node):
+    def __init__(self) -> None:
+        super().__init__("sim")
+        self.p = declare_config(self, SimNodeParams)
+        cfg = SimConfig.from_yaml(self.p.config_file) if self.p.config_file else SimConfig()
+        self.env = Gen3SimEnv(cfg)
+        self.lock = threading.Lock()
+        self.episode = self.env.reset(self.p.task or None, self.p.seed, split=self.p.split)
+        self.seed = self.p.seed
+        self.episode_id = ""
+        self.reported = False
+        group = ReentrantCallbackGroup()
+        self.joint_pub = self.create_publisher(JointState, topics.JOINT_STATES, qos.SENSOR)
+        self.cam_pubs = {c: self.create_publisher(Image, topics.camera_topic(c), qos.SENSOR) for c in cfg.cameras}
+        self.tf_pub = self.create_publisher(TFMessage, "/tf", 10)
+        self.outcome_pub = self.create_publisher(TaskOutcome, topics.TASK_OUTCOME, qos.COMMAND)
+        self.create_subscription(Twist, topics.TWIST_COMMANDS, self._on_twist, qos.COMMAND, callback_group=group)
+        self.create_subscription(
+            JointTrajectory, topics.JOINT_TRAJECTORY, self._on_trajectory, qos.COMMAND, callback_group=group
+        )
+        self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED, callback_group=group)
+        ActionServer(self, ParallelGripperCommand, topics.GRIPPER_ACTION, self._on_gripper, callback_group=group)
+        self.create_service(ResetSim, "sim/reset", self._on_reset, callback_group=group)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="sim-loop", daemon=True)
+        self._thread.start()
+        self.get_logger().info(
+            f"sim ready: task={self.p.task or '-'} real_time={self.p.real_time} cameras={list(cfg.cameras)}"
+        )
+
+    # ---------------------------------------------------------------- commands
+    def _on_twist(self, msg: Twist) -> None:
+        lin = [msg.linear.x, msg.linear.y, msg.linear.z]
+        ang = [msg.angular.x, msg.angular.y, msg.angular.z]
+        with self.lock:
+            self.env.apply_twist(lin, ang)
+
+    def _on_trajectory(self, msg: JointTrajectory) -> None:
+        names = list(msg.joint_names)
+        missing = [n for n in kinematics.GEN3_JOINT_NAMES if n not in names]
+        if missing or not msg.points:
+            self.get_logger().error(f"joint trajectory refused: missing joints {missing} or no points")
+            return
+        order = [names.index(n) for n in kinematics.GEN3_JOINT_NAMES]
+        positions = np.array([[pt.positions[i] for i in order] for pt in msg.points], dtype=float)
+        times = np.array([to_sec(pt.time_from_start) for pt in msg.points])
+        with self.lock:
+            self.env.apply_joint_trajectory(positions, times)
+
+    def _on_gripper(self, goal_handle):
+        cmd = goal_handle.request.command
+        result = ParallelGripperCommand.Result()
+        if not cmd.position:
+            self.get_logger().error("gripper goal refused: command.position is empty")
+            goal_handle.abort()
+            return result
+        target = float(cmd.position[0])
+        with self.lock:
+            ok = self.env.gripper_command(target)
+        if not ok:
+            goal_handle.abort()
+            return result
+        target = min(max(target, 0.0), 0.8)
+        last, still, t_end = None, 0, time.monotonic() + 3.0
+        while time.monotonic() < t_end:
+            time.sleep(0.02)
+            with self.lock:
+                knuckle = self.env.gripper_knuckle()
+            still = still + 1 if last is not None and abs(knuckle - last) < 1e-4 else 0
+            last = knuckle
+            if abs(knuckle - target) < 0.01 or still >= 5:
+                break
+        result.state = JointState(name=[GRIPPER_JOINT], position=[float(last or 0.0)])
+        result.reached_goal = bool(abs((last or 0.0) - target) < 0.02)
+        result.stalled = not result.reached_goal
+        goal_handle.succeed()
+        return result
+
+    def _on_instruction(self, msg: Instruction) -> None:
+        with self.lock:
+            if msg.episode_id != self.episode_id:
+                self.episode_id, self.reported = msg.episode_id, False
+
+    def _on_reset(self, request, response):
+        with self.lock:
+            task = request.task or (self.episode.task.name if self.episode.task else None)
+            self.seed = self.seed + 1 if request.seed < 0 else int(request.seed)
+            try:
+                self.episode = self.env.reset(task, self.seed, split=self.p.split)
+            except ValueError as exc:
+                response.success, response.message = False, str(exc)
+                return response
+            self.reported = False
+        response.success = True
+        response.task = task or ""
+        response.instruction = self.episode.instruction
+        response.message = f"reset to {task or 'neutral scene'} seed {self.seed}"
+        return response
+
+    # ---------------------------------------------------------------- loop
+    def _loop(self) -> None:
+        cfg = self.env.config
+        render_every = max(1, int(round(cfg.control_hz / self.p.camera_hz)))
+        k = 0
+        next_t = time.monotonic()
+        while not self._stop.is_set():
+            with self.lock:
+                self.env.step()
+                stamp = self.get_clock().now().to_msg()
+                q, knuckle = self.env.joint_positions(), self.env.gripper_knuckle()
+                qd = self.env.joint_velocities()
+                frames = self.env.render() if k % render_every == 0 else None
+                tfs = self._transforms(stamp)
+                fire = bool(self.episode_id) and not self.reported and self.env.success()
+                if fire:
+                    self.reported = True
+                episode_id = self.episode_id
+            self.joint_pub.publish(
+                JointState(
+                    header=self._header(stamp, "base_link"),
+                    name=list(kinematics.GEN3_JOINT_NAMES) + [GRIPPER_JOINT],
+                    position=[float(v) for v in q] + [knuckle],
+                    velocity=[float(v) for v in qd] + [0.0],
+                )
+            )
+            if frames is not None:
+                for name, img in frames.items():
+                    self.cam_pubs[name].publish(rgb_to_image(img, stamp, f"{name}_camera"))
+            self.tf_pub.publish(TFMessage(transforms=tfs))
+            if fire:
+                out = TaskOutcome(episode_id=episode_id, success=True, source="sim",
+                                  message=f"{self.episode.task.name}: checker fired")
+                out.header.stamp = stamp
+                self.outcome_pub.publish(out)
+                self.get_logger().info(f"task success for episode {episode_id}")
+            k += 1
+            if self.p.real_time:
+                next_t += cfg.control_dt
+                delay = next_t - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                else:
+                    next_t = time.monotonic()
+
+    @staticmethod
+    def _header(stamp, frame: str):
+        from std_msgs.msg import Header
+
+        return Header(stamp=stamp, frame_id=frame)
+
+    def _transforms(self, stamp) -> list[TransformStamped]:
+        out = []
+        m, d = self.env.model, self.env.data
+        for link in _TF_LINKS:
+            b = m.body(link).id
+            t = TransformStamped()
+            t.header.stamp, t.header.frame_id, t.child_frame_id = stamp, "base_link", link
+            t.transform.translation.x, t.transform.translation.y, t.transform.translation.z = (
+                float(v) for v in d.xpos[b]
+            )
+            w, x, y, z = (float(v) for v in d.xquat[b])
+            t.transform.rotation.x, t.transform.rotation.y, t.transform.rotation.z, t.transform.rotation.w = x, y, z, w
+            out.append(t)
+        return out
+
+    def on_shutdown(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        self.env.close()
+
+
+def main() -> int:
+    return run(SimNode, threads=4)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,118 @@
+"""vla_inference: observation window + instruction -> action chunk, through the Policy interface.
+
+The policy (a VLA checkpoint, or the ScriptedPolicy placeholder) runs in its own callback group
+so a slow step never blocks instruction updates; windows arrive with depth 1, so a policy slower
+than the window rate always answers the newest window. Each chunk carries the stamp of the
+observation it answers and its compute latency. The predicted end-effector path and the
+instruction are published as RViz markers.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from geometry_msgs.msg import Point
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from visualization_msgs.msg import Marker, MarkerArray
+
+from robovla.control.intent import predicted_path
+from robovla.msg import ActionChunk, Instruction, ObservationWindow
+from robovla.nodes.common import qos, topics
+from robovla.nodes.common.convert import chunk_to_msg, msg_to_window
+from robovla.nodes.common.params import declare_config
+from robovla.nodes.common.runner import run
+from robovla.policy.registry import load_policy
+
+
+@dataclass
+class InferenceParams:
+    policy: str = "scripted:hold"  # 'scripted[:pattern]', a checkpoint dir, or 'module:factory'
+    device: str = "cpu"
+    dt: float = 0.1  # policy step for policies that do not carry their own (scripted)
+    horizon: int = 10
+    max_abs_action: float = 0.5  # per-step delta sanity bound (m or rad); larger chunks are refused
+    publish_markers: bool = True
+    frame_id: str = "base_link"
+
+
+class VlaInference(Node):
+    def __init__(self) -> None:
+        super().__init__("vla_inference")
+        self.p = declare_config(self, InferenceParams)
+        self.get_logger().info(f"loading policy {self.p.policy!r} on {self.p.device}")
+        self.policy = load_policy(self.p.policy, dt=self.p.dt, horizon=self.p.horizon, device=self.p.device)
+        self.get_logger().info(f"policy ready: {self.policy.name}")
+        self._lock = threading.Lock()
+        self.instruction, self.episode_id, self.active = "", "", False
+        self._reset_pending = False
+        self.latencies: list[float] = []
+        self.failures = 0
+        self.pub = self.create_publisher(ActionChunk, topics.ACTION_CHUNK, qos.COMMAND)
+        self.marker_pub = self.create_publisher(MarkerArray, topics.INTENT_MARKERS, qos.COMMAND)
+        self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
+        self.create_subscription(
+            ObservationWindow, topics.WINDOW, self._on_window, qos.LATEST,
+            callback_group=MutuallyExclusiveCallbackGroup(),
+        )
+
+    def _on_instruction(self, msg: Instruction) -> None:
+        with self._lock:
+            if msg.active and msg.episode_id != self.episode_id:
+                self._reset_pending = True
+            self.instruction, self.episode_id, self.active = msg.instruction, msg.episode_id, bool(msg.active)
+
+    def _on_window(self, msg: ObservationWindow) -> None:
+        with self._lock:
+            active, episode, instruction = self.active, self.episode_id, self.instruction
+            reset, self._reset_pending = self._reset_pending, False
+        if not active or msg.episode_id != episode:
+            return
+        if reset:
+            self.policy.reset()
+        try:
+            window = msg_to_window(msg)
+            start = time.perf_counter()
+            chunk = self.policy.step(window, instruction)
+            latency = time.perf_counter() - start
+            actions = np.asarray(chunk.actions)
+            if not np.all(np.isfinite(actions)):
+                raise ValueError("policy returned NaN or inf actions")
+            worst = float(np.abs(actions[:, :6]).max())
+            if worst > self.p.max_abs_action:
+                raise ValueError(f"policy returned a per-step delta of {worst:.3f} > max_abs_action {self.p.max_abs_action}")
+        except Exception as exc:  # a policy failure must not take the node down
+            self.failures += 1
+            self.get_logger().error(f"policy step failed ({self.failures} so far): {exc}", throttle_duration_sec=2.0)
+            return
+        out = chunk_to_msg(chunk, self.get_clock().now().to_msg(), self.policy.name)
+        out.latency_s = latency
+        out.episode_id = episode
+        self.pub.publish(out)
+        self.latencies.append(latency)
+        if self.p.publish_markers:
+            self.marker_pub.publish(self._markers(chunk, window, instruction, out.header.stamp))
+
+    def _markers(self, chunk, window, instruction: str, stamp) -> MarkerArray:
+        ee = window.latest.ee_pose
+        path = Marker(ns="robovla_intent", id=0, type=Marker.LINE_STRIP, action=Marker.ADD)
+        path.header.frame_id, path.header.stamp = self.p.frame_id, stamp
+        path.scale.x = 0.005
+        path.color.r, path.color.g, path.color.b, path.color.a = 0.1, 0.8, 0.2, 1.0
+        path.pose.orientation.w = 1.0
+        path.points = [Point(x=float(x), y=float(y), z=float(z)) for x, y, z in predicted_path(chunk, ee)]
+        text = Marker(ns="robovla_intent", id=1, type=Marker.TEXT_VIEW_FACING, action=Marker.ADD)
+        text.header = path.header
+        text.pose.position.x, text.pose.position.y, text.pose.position.z = float(ee[0]), float(ee[1]), float(ee[2]) + 0.15
+        text.pose.orientation.w = 1.0
+        text.scale.z = 0.04
+        text.color.r = text.color.g = text.color.b = text.color.a = 1.0
+        text.text = instruction
+        return MarkerArray(markers=[path, text])
+
+
+def main() -> int:
+    return run(VlaInference)

@@ -1,0 +1,53 @@
+"""Turn a policy spec string (a node parameter, a CLI flag) into a Policy.
+
+Specs:
+  ``scripted`` / ``scripted:<pattern>``   the placeholder ScriptedPolicy (no learning at all)
+  ``<checkpoint dir>``                    a trained VLA checkpoint (robovla.policy.vla)
+  ``package.module:factory``              any importable factory returning a Policy
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from robovla.policy.base import Policy
+
+log = logging.getLogger(__name__)
+
+
+def load_policy(spec: str, **kwargs: Any) -> Policy:
+    """Build the policy named by `spec`; kwargs go to its constructor (dt, horizon, device...)."""
+    spec = spec.strip()
+    if not spec:
+        raise ValueError("policy spec is empty: use 'scripted', a checkpoint dir or 'module:factory'")
+    if spec == "scripted" or spec.startswith("scripted:"):
+        from robovla.policy.scripted import ScriptedPolicy
+
+        pattern = spec.partition(":")[2] or "hold"
+        return ScriptedPolicy(pattern=pattern, **_only(kwargs, ScriptedPolicy.KWARGS))
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        from robovla.policy.vla import VLAPolicy
+
+        return VLAPolicy.from_checkpoint(path, **kwargs)
+    if ":" in spec and not spec.startswith("/"):
+        module_name, _, attr = spec.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"policy spec {spec!r}: cannot import {module_name}:{attr} ({exc})") from exc
+        policy = factory(**kwargs)
+        if not isinstance(policy, Policy):
+            raise TypeError(f"policy spec {spec!r} returned {type(policy).__name__}, not a Policy")
+        return policy
+    raise ValueError(
+        f"policy spec {spec!r} is neither 'scripted[:pattern]', an existing checkpoint directory, "
+        "nor 'module:factory'"
+    )
+
+
+def _only(kwargs: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in kwargs.items() if k in allowed}

@@ -1,0 +1,74 @@
+"""Simulator settings (YAML-loadable) for the env core, the sim node and the benchmarks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class SimConfig:
+    """Rates, limits and rendering of the MuJoCo Gen3 tabletop.
+
+    The twist limits default to ros2_kortex's twist_limits.yaml (0.5 m/s, 1.74 rad/s); commands
+    arrive at control_hz and physics runs at 1/physics_dt between them.
+    """
+
+    physics_dt: float = 0.002  # 500 Hz physics
+    control_hz: float = 50.0  # command / observation rate of the env core
+    image_size: int = 224
+    cameras: tuple[str, ...] = ("front", "wrist")
+    max_linear_speed: float = 0.5  # m/s, like the kortex driver
+    max_angular_speed: float = 1.74  # rad/s, like the kortex driver
+    gripper_speed: float = 0.15  # m/s of each finger (full stroke in ~0.3 s)
+    ik_damping: float = 0.01
+    init_joint_noise: float = 0.03  # rad, uniform, on the ready pose at reset
+    max_episode_s: float = 15.0
+    ready_tcp: tuple[float, float, float] = (0.42, 0.0, 0.30)  # tool centre point at reset
+
+    def __post_init__(self) -> None:
+        self.cameras = tuple(self.cameras)
+        self.ready_tcp = tuple(float(v) for v in self.ready_tcp)  # type: ignore[assignment]
+        if self.physics_dt <= 0 or self.control_hz <= 0:
+            raise ValueError("physics_dt and control_hz must be positive")
+        ratio = 1.0 / (self.control_hz * self.physics_dt)
+        if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
+            raise ValueError(
+                f"control period 1/{self.control_hz} s must be a whole number of physics steps of {self.physics_dt} s"
+            )
+        unknown = set(self.cameras) - {"front", "wrist"}
+        if unknown:
+            raise ValueError(f"unknown camera(s) {sorted(unknown)}; the scene has 'front' and 'wrist'")
+
+    @property
+    def control_dt(self) -> float:
+        return 1.0 / self.control_hz
+
+    @property
+    def substeps(self) -> int:
+        return int(round(1.0 / (self.control_hz * self.physics_dt)))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SimConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown sim config key(s): {sorted(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "SimConfig":
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of sim settings")
+        return cls.from_dict(data.get("sim", data))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["cameras"] = list(self.cameras)
+        d["ready_tcp"] = list(self.ready_tcp)
+        return d

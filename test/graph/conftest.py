@@ -1,0 +1,49 @@
+"""Fixtures that start the real node graph (one process per node) for integration tests."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+pytest.importorskip("robovla.msg", reason="interfaces not built: run `make setup`")
+
+from robovla.cli.bringup import start_graph, stop_graph  # noqa: E402
+from robovla.graph import resolve_graph  # noqa: E402
+
+GRAPH_NODES = ("task_manager", "camera_sync", "history_buffer", "vla_inference", "action_smoother", "kinova_control")
+
+
+class Graph:
+    def __init__(self, procs, log_dir: Path) -> None:
+        self.procs, self.log_dir = procs, log_dir
+
+    def alive(self) -> dict[str, bool]:
+        return {spec.name: proc.poll() is None for spec, proc in self.procs}
+
+    def log(self, name: str) -> str:
+        path = self.log_dir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def launch_graph(tmp_path: Path, overrides: dict, nodes=GRAPH_NODES) -> Graph:
+    specs = [s for s in resolve_graph(sim=False, overrides=overrides) if s.name in nodes]
+    env = dict(os.environ, PYTHONUNBUFFERED="1", RCUTILS_LOGGING_BUFFERED_STREAM="0")
+    return Graph(start_graph(specs, env=env, log_dir=tmp_path), tmp_path)
+
+
+@pytest.fixture(scope="module")
+def graph_factory(tmp_path_factory):
+    started: list[Graph] = []
+
+    def make(overrides: dict, nodes=GRAPH_NODES) -> Graph:
+        g = launch_graph(tmp_path_factory.mktemp("graph"), overrides, nodes)
+        started.append(g)
+        return g
+
+    yield make
+    for g in started:
+        stop_graph(g.procs)

@@ -1,0 +1,137 @@
+"""A test peer on the real ros2_kortex topic names and types: synthetic cameras and joint
+states in, every graph output recorded, the gripper action served. Real rclpy over DDS."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+
+import numpy as np
+import rclpy
+from control_msgs.action import ParallelGripperCommand
+from geometry_msgs.msg import Twist
+from rclpy.action import ActionServer
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import Image, JointState
+from visualization_msgs.msg import MarkerArray
+
+from robovla.control import kinematics
+from robovla.msg import ActionChunk, ArmCommand, Instruction, Observation, ObservationWindow
+from robovla.nodes.common import qos, topics
+from robovla.nodes.common.convert import to_time
+
+HOME = kinematics.HOME_POSITION
+
+
+class KortexPeer(Node):
+    def __init__(self, context=None, cameras=("front", "wrist"), width=320, height=240, camera_hz=30.0,
+                 joint_hz=100.0):
+        super().__init__("kortex_test_peer", context=context)
+        self.lock = threading.Lock()
+        self.received: dict[str, list[tuple[float, object]]] = defaultdict(list)
+        self.q = HOME.copy()
+        self.cameras_on = True
+        self.bad_encoding = False
+        self.image = np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8)
+        self.cam_pubs = [self.create_publisher(Image, topics.camera_topic(c), qos.SENSOR) for c in cameras]
+        self.joint_pub = self.create_publisher(JointState, topics.JOINT_STATES, qos.SENSOR)
+        self.last_camera_stamp = 0.0
+        group = ReentrantCallbackGroup()
+        for name, (msg_type, topic, profile) in {
+            "twist": (Twist, topics.TWIST_COMMANDS, qos.COMMAND),
+            "arm_command": (ArmCommand, topics.ARM_COMMAND, qos.COMMAND),
+            "chunk": (ActionChunk, topics.ACTION_CHUNK, qos.COMMAND),
+            "window": (ObservationWindow, topics.WINDOW, qos.LATEST),
+            "observation": (Observation, topics.OBSERVATION, qos.COMMAND),
+            "instruction": (Instruction, topics.INSTRUCTION, qos.LATCHED),
+            "markers": (MarkerArray, topics.INTENT_MARKERS, qos.COMMAND),
+        }.items():
+            self.create_subscription(msg_type, topic, lambda m, n=name: self._record(n, m), profile, callback_group=group)
+        self.gripper_goals: list[float] = []
+        ActionServer(self, ParallelGripperCommand, topics.GRIPPER_ACTION, self._gripper, callback_group=group)
+        self.create_timer(1.0 / camera_hz, self._publish_cameras, callback_group=group)
+        self.create_timer(1.0 / joint_hz, self._publish_joints, callback_group=group)
+        # publishers used by tests to inject bad input directly into the graph
+        self.chunk_pub = self.create_publisher(ActionChunk, topics.ACTION_CHUNK, qos.COMMAND)
+        self.arm_pub = self.create_publisher(ArmCommand, topics.ARM_COMMAND, qos.COMMAND)
+        self.raw_cam_pub = self.cam_pubs[0]
+
+    def _record(self, name: str, msg) -> None:
+        with self.lock:
+            self.received[name].append((time.monotonic(), msg))
+
+    def take(self, name: str) -> list[tuple[float, object]]:
+        with self.lock:
+            return list(self.received[name])
+
+    def clear(self) -> None:
+        with self.lock:
+            self.received.clear()
+
+    def now_stamp(self):
+        return self.get_clock().now().to_msg()
+
+    def _publish_cameras(self) -> None:
+        if not self.cameras_on:
+            return
+        stamp = self.now_stamp()
+        for i, pub in enumerate(self.cam_pubs):
+            msg = Image()
+            msg.header.stamp = stamp
+            msg.header.frame_id = f"camera_{i}"
+            msg.height, msg.width = self.image.shape[:2]
+            msg.encoding = "yuv422" if self.bad_encoding else "rgb8"
+            msg.step = msg.width * 3
+            msg.data = self.image.tobytes()
+            pub.publish(msg)
+        self.last_camera_stamp = stamp.sec + stamp.nanosec * 1e-9
+
+    def _publish_joints(self) -> None:
+        msg = JointState()
+        msg.header.stamp = self.now_stamp()
+        msg.name = list(kinematics.GEN3_JOINT_NAMES) + ["robotiq_85_left_knuckle_joint"]
+        msg.position = [float(v) for v in self.q] + [0.0]
+        self.joint_pub.publish(msg)
+
+    def _gripper(self, handle):
+        self.gripper_goals.append(float(handle.request.command.position[0]))
+        handle.succeed()
+        result = ParallelGripperCommand.Result()
+        result.state.name = list(handle.request.command.name)
+        result.state.position = list(handle.request.command.position)
+        return result
+
+
+class PeerRunner:
+    """Spin a peer in a background thread with its own rclpy context."""
+
+    def __init__(self, **kwargs) -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self._kwargs = kwargs
+
+    def __enter__(self) -> KortexPeer:
+        self.node = KortexPeer(context=self.context, **self._kwargs)
+        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+        return self.node
+
+    def __exit__(self, *exc) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+
+def wait_for(predicate, timeout: float, period: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(period)
+    return predicate()

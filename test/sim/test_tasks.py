@@ -1,0 +1,105 @@
+"""Task checkers fire only on success; the scripted expert solves every task."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from robovla.sim import tasks
+from robovla.sim.expert import ScriptedExpert
+from robovla.sim.rollout import apply_action, run_expert_episode
+
+N_SEEDS = 50
+
+
+def test_at_least_eight_tasks_with_heldout_phrasings() -> None:
+    assert len(tasks.TASK_NAMES) >= 8
+    for task in tasks.TASKS.values():
+        assert len(task.phrasings) >= 3 and len(task.heldout_phrasings) >= 2
+        assert not set(task.phrasings) & set(task.heldout_phrasings)
+        rng = np.random.default_rng(0)
+        params = task.sample_params(rng)
+        train = {task.instruction(params, rng, "train") for _ in range(30)}
+        heldout = {task.instruction(params, rng, "eval") for _ in range(30)}
+        assert not train & heldout
+        assert all("{" not in s for s in train | heldout)
+    with pytest.raises(ValueError, match="unknown task"):
+        tasks.get_task("juggle")
+    with pytest.raises(ValueError, match="split"):
+        tasks.TASKS["lift_block"].instruction({"colors": ["red"]}, np.random.default_rng(0), "test")
+
+
+def test_layouts_are_seeded_and_random() -> None:
+    a = tasks.make_episode("stack_blocks", np.random.default_rng(3))
+    b = tasks.make_episode("stack_blocks", np.random.default_rng(3))
+    c = tasks.make_episode("stack_blocks", np.random.default_rng(4))
+    assert a.layout == b.layout and a.instruction == b.instruction
+    assert a.layout != c.layout
+
+
+@pytest.mark.parametrize("name", tasks.TASK_NAMES)
+def test_checker_does_not_fire_at_start_or_while_idle(env, name) -> None:
+    for seed in range(3):
+        episode = env.reset(name, seed)
+        assert episode.task.precondition(episode.params, env.start_state)
+        assert not env.success()
+        env.step(25)
+        assert not env.success()
+
+
+def _other_checkers(episode, start, now) -> list[str]:
+    """Names of other tasks whose checker fires on (start, now) with compatible parameters."""
+    fired = []
+    for other in tasks.TASKS.values():
+        if other.name == episode.task.name:
+            continue
+        colors = episode.params.get("colors", [])
+        if len(colors) < other.n_blocks:
+            colors = colors + [c for c in tasks.COLORS if c not in colors]
+        params = {"colors": colors[: other.n_blocks]}
+        if other.check(params, start, now):
+            fired.append(other.name)
+    return fired
+
+
+# pairs that legitimately co-occur: stacking or placing lifts the block on the way
+_ALLOWED = {"place_in_bowl": set(), "stack_blocks": set()}
+
+
+@pytest.mark.parametrize("name", tasks.TASK_NAMES)
+def test_checker_fires_only_on_its_own_success(env, name) -> None:
+    for seed in range(2):
+        result = run_expert_episode(env, name, seed)
+        assert result.success
+        fired = set(_other_checkers(env.episode, env.start_state, env.state())) - _ALLOWED.get(name, set())
+        assert not fired, f"{name} success also fired {fired}"
+
+
+def test_partial_progress_does_not_count(env) -> None:
+    # lift only 2 cm: not a lift
+    episode = env.reset("lift_block", 5)
+    expert = ScriptedExpert(dt=env.config.control_dt)
+    expert.reset(episode)
+    state = env.state()
+    for _ in range(400):
+        if expert.phase_name == "lift":
+            break
+        apply_action(env, expert.act(state), state)
+        state = env.step()
+    env.apply_twist([0, 0, -0.02], [0, 0, 0])  # tool z is down: rise 2 cm
+    state = env.step(50)
+    env.stop()
+    assert state.grasped[episode.params["colors"][0]]
+    assert not env.success()
+    # half-open drawer: not open
+    env.reset("open_drawer", 1)
+    env.data.qpos[env._drawer_qadr] = 0.08
+    assert not env.success()
+
+
+@pytest.mark.parametrize("name", tasks.TASK_NAMES)
+def test_scripted_expert_success_rate(env, name) -> None:
+    results = [run_expert_episode(env, name, seed) for seed in range(N_SEEDS)]
+    rate = np.mean([r.success for r in results])
+    failed = [r.seed for r in results if not r.success]
+    assert rate >= 0.95, f"{name}: {rate:.2f} over {N_SEEDS} seeds, failed seeds {failed}"

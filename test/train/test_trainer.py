@@ -1,0 +1,156 @@
+"""Trainer: tiny preset trains, kill+resume reproduces an uninterrupted run, post-training, co-training, stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from robovla.cli.main import main as cli_main
+from robovla.data.dataset import DataConfig, load_episodes
+from robovla.data.lerobot import export_lerobot
+from robovla.data.synthetic import write_synthetic_episode
+from robovla.model import VLAConfig, build_vla, load_vla
+from robovla.model.action_space import ActionStats
+from robovla.train import TrainingError, load_train_config, run_training
+from robovla.train.sampler import MixedBatchSampler
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("train_data")
+    for i in range(4):
+        write_synthetic_episode(root / "bags", f"ep{i}", seed=i, duration_s=2.0, image_hw=(48, 64),
+                                instruction="wave the arm")
+    return {"bags": root / "bags", "cache": root / "cache", "root": root}
+
+
+def _cfg(data: dict[str, Path], steps: int, *extra: str):
+    return load_train_config("tiny", [f"data.cache_dir={data['cache']}", *extra], steps=steps)
+
+
+def _weights(ckpt: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(ckpt / "model.safetensors"))
+
+
+def test_sampler_is_resumable_and_mixes() -> None:
+    full = MixedBatchSampler([10, 7], [3, 1], seed=5)
+    it = iter(full)
+    first = [next(it) for _ in range(12)]
+    resumed = iter(MixedBatchSampler([10, 7], [3, 1], seed=5, start=5))
+    assert [next(resumed) for _ in range(7)] == first[5:]
+    for b in first:
+        assert sum(i < 10 for i in b) == 3 and sum(i >= 10 for i in b) == 1
+    # every target sample once per epoch
+    assert sorted(i for b in first[:10] for i in b if i < 10) == sorted(list(range(10)) * 3)
+    ranks = [iter(MixedBatchSampler([10, 7], [3, 1], seed=5, rank=r, world=2)) for r in range(2)]
+    assert [next(ranks[0]), next(ranks[1]), next(ranks[0])] == first[:3]
+
+
+def test_kill_and_resume_matches_uninterrupted_run(data: dict[str, Path], tmp_path: Path) -> None:
+    steps, extra = 16, ["save_every=4", "eval_every=4"]
+    ref = run_training(_cfg(data, steps, *extra), [str(data["bags"])], tmp_path / "ref", show_progress=False)
+    assert ref.steps_done == steps and Path(ref.checkpoint_dir).is_dir()
+    assert (tmp_path / "ref" / "tb").is_dir() and (tmp_path / "ref" / "metrics.jsonl").is_file()
+    assert {"val_action_mse", "val_gripper_accuracy"} <= set(ref.val_metrics)
+
+    run = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "robovla.cli.main", "train", "--data", str(data["bags"]), "--out", str(run),
+           "--preset", "tiny", "--steps", str(steps), "--no-progress", "--set", f"data.cache_dir={data['cache']}",
+           *[a for e in extra for a in ("--set", e)]]
+    proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": SRC}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (run / "state" / "step_0000004" / "trainer_state.json").is_file():
+            assert proc.poll() is None, "training subprocess died before its first checkpoint"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert not (run / "result.json").exists(), "the run finished before it could be killed"
+    resumed = run_training(_cfg(data, steps, *extra), [str(data["bags"])], run, show_progress=False)
+    assert resumed.steps_done == steps
+    a, b = _weights(tmp_path / "ref" / "final"), _weights(run / "final")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=f"tensor {k} differs after resume")
+    # and the weights really changed during training
+    assert any(not torch.equal(a[k], b0) for k, b0 in _weights(Path(ref.run_dir) / "best").items()) or ref.val_metrics
+    policy_model = load_vla(run / "final")
+    assert policy_model.cfg.window == 4 and policy_model.action_stats.dim == 7
+
+
+def test_post_training_from_another_embodiment(data: dict[str, Path], tmp_path: Path) -> None:
+    # a "cross-embodiment" base: other cameras, other chunk, other action statistics
+    base_cfg = VLAConfig(window=2, chunk=5, image_size=64, cameras=["front"], finetune="full", head_hidden=32,
+                         head_layers=1, max_instruction_tokens=16)
+    base = build_vla(base_cfg, ActionStats.identity(7))
+    base.save_checkpoint(tmp_path / "base")
+    res = run_training(_cfg(data, 2, "lr=1e-7", "eval_every=0", "save_every=0"), [str(data["bags"])],
+                       tmp_path / "post", base_checkpoint=str(tmp_path / "base"), show_progress=False)
+    run = json.loads((tmp_path / "post" / "run.json").read_text())
+    assert run["recipe"] == "post_train" and run["base_checkpoint"] == str(tmp_path / "base")
+    assert run["model"]["chunk"] == 3 and run["model"]["cameras"] == ["static"]
+    tuned = load_vla(res.checkpoint_dir)
+    assert tuned.action_stats.to_dict() != ActionStats.identity(7).to_dict()  # the target's statistics
+    base_w, tuned_w = base.state_dict(), tuned.state_dict()
+    shared = [k for k in base_w if k.startswith("backbone.") and k in tuned_w]
+    assert shared
+    # backbone weights come from the base (lr 1e-7: barely moved), not a fresh initialisation
+    assert all(torch.allclose(base_w[k], tuned_w[k], atol=1e-4) for k in shared)
+
+
+def test_base_with_other_action_dims_is_refused(data: dict[str, Path], tmp_path: Path) -> None:
+    cfg8 = VLAConfig(window=2, chunk=3, image_size=64, cameras=["static"], action_dim=8, finetune="full",
+                     head_hidden=16, head_layers=1)
+    build_vla(cfg8, ActionStats.identity(8)).save_checkpoint(tmp_path / "base8")
+    with pytest.raises(TrainingError, match=r"base8 predicts 8-D actions.*7-D"):
+        run_training(_cfg(data, 1), [str(data["bags"])], tmp_path / "r8", base_checkpoint=str(tmp_path / "base8"))
+    assert cli_main(["train", "--data", str(data["bags"]), "--out", str(tmp_path / "r8cli"), "--steps", "1",
+                     "--base-checkpoint", str(tmp_path / "base8"), "--set", f"data.cache_dir={data['cache']}"]) == 1
+
+
+def test_co_training_and_stop_request(data: dict[str, Path], tmp_path: Path) -> None:
+    cross = export_lerobot(load_episodes(data["bags"] / "ep0", DataConfig(
+        image_size=64, cameras=["static"], cache_dir=str(data["cache"]))).episodes, tmp_path / "oxe_like", fps=10)
+    polls = {"n": 0}
+
+    def should_stop() -> bool:
+        polls["n"] += 1
+        return polls["n"] > 3
+
+    seen = []
+    res = run_training(_cfg(data, 10, "recipe=co_train", f"co_train_data=[{cross}]", "co_train_ratio=0.5"),
+                       [str(data["bags"])], tmp_path / "co", should_stop=should_stop, on_progress=seen.append,
+                       show_progress=False)
+    assert res.stopped and res.steps_done == 3
+    assert Path(res.checkpoint_dir).name == "stopped" and (tmp_path / "co" / "stopped" / "model.safetensors").is_file()
+    assert (tmp_path / "co" / "state" / "step_0000003" / "trainer_state.json").is_file()
+    assert json.loads((tmp_path / "co" / "run.json").read_text())["co_train_episodes"] == 1
+    assert {p.state for p in seen} >= {"loading", "saving", "done"}
+    # the stopped run resumes where it stopped
+    res2 = run_training(_cfg(data, 10), [str(data["bags"])], tmp_path / "co", show_progress=False)
+    assert res2.steps_done == 10 and not res2.stopped
+
+
+def test_no_usable_data_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TrainingError, match="no usable episodes"):
+        run_training(load_train_config("tiny", [f"data.cache_dir={tmp_path}/c"]), [str(tmp_path / "empty")],
+                     tmp_path / "run")
+    with pytest.raises(FileNotFoundError, match="nosuch"):
+        load_train_config("nosuch")
+    with pytest.raises(ValueError, match="unknown training option"):
+        load_train_config("tiny", ["stepz=3"])
