@@ -163,3 +163,16 @@ def test_bad_bags_are_named_and_skipped(tmp_path: Path) -> None:
     assert "truncated" in problems and "corrupt or truncated" in problems
     assert "nocamera" in problems and "missing camera" in problems
     assert "empty" in problems and "/joint_states" in problems
+
+
+def test_record_cli_recovers_aborted_episode(tmp_path: Path) -> None:
+    from robovla.cli.main import main as cli_main
+
+    w = EpisodeWriter(tmp_path, EpisodeMetadata("aborted", instruction="stopped early"), fsync=False)
+    ns = time.time_ns()
+    for i in range(5):
+        w.write(m.JOINT_STATES_TOPIC, "sensor_msgs/msg/JointState", m.joint_state_msg(np.zeros(7), 0.0, ns + i), ns + i)
+    w.abort()
+    assert cli_main(["record", "--recover", str(tmp_path)]) == 0
+    raw = read_episode_bag(tmp_path / "aborted", image_size=None)
+    assert raw.incomplete and len(raw.joint_t) == 5 and raw.metadata.instruction == "stopped early"

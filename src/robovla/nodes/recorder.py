@@ -2,7 +2,8 @@
 
 Messages are taken as serialized CDR (raw subscriptions) and written unchanged, stamped with the
 receive time like `ros2 bag record`. Cancel — or the `robovla/stop_recording` service
-(std_srvs/SetBool: data = demo succeeded) — finishes the episode; it is then published
+(example_interfaces/Trigger) — finishes the episode. Its success flag is the last TaskOutcome
+(simulator checker / operator) received during the episode, else `default_success`. It is then published
 atomically by robovla.data.EpisodeWriter, so a killed recorder never damages a finished episode,
 and the interrupted one stays under <output_dir>/_incomplete/ for `robovla record --recover`.
 """
@@ -19,7 +20,7 @@ from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image, JointState
-from std_srvs.srv import SetBool
+from example_interfaces.srv import Trigger
 
 from robovla.action import RecordEpisode
 from robovla.data.episode_writer import EpisodeWriter, new_episode_id

@@ -1,0 +1,55 @@
+"""ros2 launch robovla bringup.launch.py [sim:=true] [robot_ip:=192.168.1.10] [checkpoint:=DIR]
+[cameras:=front,wrist] [namespace:=arm] [control_mode:=twist|joint_trajectory]
+
+Starts the nodes of config/graph.yaml with config/robovla.yaml, the same description that
+`robovla bringup` uses on machines without launch_ros. With sim:=false and a robot_ip, the
+ros2_kortex driver (kortex_bringup gen3.launch.py, Robotiq 2F-85) is started too.
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from robovla.graph import resolve_graph
+
+ARGS = {
+    "sim": ("true", "run the MuJoCo Gen3 simulation instead of a real arm"),
+    "robot_ip": ("", "Gen3 address; with sim:=false, also start the ros2_kortex driver"),
+    "checkpoint": ("", "VLA checkpoint dir (default: the config's policy)"),
+    "cameras": ("", "comma-separated camera names (default: the config's)"),
+    "namespace": ("", "namespace for the whole graph"),
+    "control_mode": ("", "twist | joint_trajectory (default: the config's)"),
+}
+
+
+def _nodes(context):
+    value = {name: LaunchConfiguration(name).perform(context) for name in ARGS}
+    sim = value["sim"].lower() in ("1", "true", "yes")
+    specs = resolve_graph(
+        sim=sim,
+        arguments={k: value[k] for k in ("checkpoint", "cameras", "control_mode")},
+    )
+    actions = [
+        Node(package="robovla", executable=s.executable, name=s.name, namespace=value["namespace"] or None,
+             parameters=[s.parameters], output="screen", emulate_tty=True)
+        for s in specs
+    ]
+    if not sim and value["robot_ip"]:
+        from ament_index_python.packages import get_package_share_directory
+
+        kortex = get_package_share_directory("kortex_bringup") + "/launch/gen3.launch.py"
+        actions.insert(0, IncludeLaunchDescription(
+            PythonLaunchDescriptionSource(kortex),
+            launch_arguments={"robot_ip": value["robot_ip"], "gripper": "robotiq_2f_85",
+                              "launch_rviz": "false"}.items(),
+        ))
+    return actions
+
+
+def generate_launch_description() -> LaunchDescription:
+    return LaunchDescription(
+        [DeclareLaunchArgument(name, default_value=default, description=doc) for name, (default, doc) in ARGS.items()]
+        + [OpaqueFunction(function=_nodes)]
+    )

@@ -1,0 +1,108 @@
+"""`robovla record`: record a demonstration through the recorder node, or salvage crashed recordings."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: Any, help_text: str) -> None:
+    p = subparsers.add_parser(
+        "record", help=help_text, description=(
+            "Record one demonstration episode (rosbag2 MCAP) through a running recorder node "
+            "(`ros2 launch robovla record.launch.py` or `robovla record --serve`). Ctrl-C (or --duration) "
+            "ends the episode; it is written atomically. --recover ROOT salvages interrupted recordings."),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--instruction", help="the task being demonstrated")
+    p.add_argument("--episode-id", default="", help="default: generated from the time")
+    p.add_argument("--duration", type=float, default=0.0, help="seconds (0: until Ctrl-C)")
+    p.add_argument("--notes", default="", help="operator notes stored with the episode")
+    p.add_argument("--serve", action="store_true", help="run the recorder node in this process instead")
+    p.add_argument("--out", default="~/robovla_demos", help="with --serve: recording root")
+    p.add_argument("--cameras", default="front", help="with --serve: comma-separated camera names")
+    p.add_argument("--recover", metavar="ROOT", help="salvage ROOT/_incomplete/* into marked bags (no ROS needed)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.recover:
+        from robovla.data.episode_writer import recover_incomplete
+
+        done = recover_incomplete(args.recover)
+        for path in done:
+            print(f"recovered {path} (marked incomplete)")
+        if not done:
+            print(f"nothing to recover under {args.recover}")
+        return 0
+    if args.serve:
+        from robovla.nodes.recorder import main
+
+        cams = ",".join(c for c in args.cameras.split(",") if c)
+        return main_with_params(main, {"output_dir": args.out, "cameras": f"[{cams}]"})
+    if not args.instruction:
+        log.error("--instruction is required to record (or use --serve / --recover)")
+        return 2
+    return _record_once(args)
+
+
+def main_with_params(main: Any, params: dict[str, str]) -> int:
+    import sys
+
+    sys.argv = [sys.argv[0], "--ros-args"] + [a for k, v in params.items() for a in ("-p", f"{k}:={v}")]
+    return int(main() or 0)
+
+
+def _record_once(args: argparse.Namespace) -> int:
+    import rclpy
+    from rclpy.action import ActionClient
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+
+    from robovla.action import RecordEpisode
+    from robovla.nodes.recorder import RECORD_EPISODE
+
+    rclpy.init()
+    node = Node("robovla_record_client")
+    ex = SingleThreadedExecutor()
+    ex.add_node(node)
+    threading.Thread(target=ex.spin, daemon=True).start()
+    try:
+        client = ActionClient(node, RecordEpisode, RECORD_EPISODE)
+        if not client.wait_for_server(timeout_sec=15):
+            log.error("no recorder on %s: start `ros2 launch robovla record.launch.py`", RECORD_EPISODE)
+            return 1
+        goal = RecordEpisode.Goal(instruction=args.instruction, episode_id=args.episode_id,
+                                  max_duration_s=float(args.duration), operator_notes=args.notes)
+        accepted = threading.Event()
+        fut = client.send_goal_async(goal, feedback_callback=lambda m: print(
+            f"\rrecording {m.feedback.elapsed_s:6.1f} s  {m.feedback.frames} frames  "
+            f"{m.feedback.message_count} messages", end="", flush=True))
+        fut.add_done_callback(lambda _f: accepted.set())
+        accepted.wait()
+        handle = fut.result()
+        if not handle.accepted:
+            log.error("the recorder rejected the goal")
+            return 1
+        stop = threading.Event()
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        res_fut = handle.get_result_async()
+        res_fut.add_done_callback(lambda _f: stop.set())
+        stop.wait()
+        if not res_fut.done():
+            handle.cancel_goal_async()
+            finished = threading.Event()
+            res_fut.add_done_callback(lambda _f: finished.set())
+            finished.wait(30)
+        print()
+        res = res_fut.result().result
+        (print if res.success else log.error)(res.message + (f" -> {res.bag_path}" if res.bag_path else ""))
+        return 0 if res.success else 1
+    finally:
+        ex.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
