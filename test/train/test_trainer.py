@@ -86,8 +86,10 @@ def test_kill_and_resume_matches_uninterrupted_run(data: dict[str, Path], tmp_pa
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=f"tensor {k} differs after resume")
-    # and the weights really changed during training
-    assert any(not torch.equal(a[k], b0) for k, b0 in _weights(Path(ref.run_dir) / "best").items()) or ref.val_metrics
+    # and training really moved the weights away from their (seeded) initialisation
+    init = build_vla(_cfg(data, steps).model, ActionStats.identity(7)).state_dict()
+    moved = [k for k in a if k in init and init[k].shape == a[k].shape and not torch.allclose(init[k], a[k])]
+    assert any(k.startswith("head.") for k in moved) and any(k.startswith("backbone.") for k in moved)
     policy_model = load_vla(run / "final")
     assert policy_model.cfg.window == 4 and policy_model.action_stats.dim == 7
 

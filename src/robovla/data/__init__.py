@@ -1,0 +1,8 @@
+"""Demonstrations: rosbag2 (MCAP) episodes, their alignment into training windows, LeRobot v3 interop.
+
+    from robovla.data.episode_writer import EpisodeWriter, recover_incomplete   # recording, crash salvage
+    from robovla.data.dataset import DataConfig, load_episodes, WindowDataset   # bags -> training samples
+    from robovla.data.lerobot import export_lerobot, import_lerobot             # parquet + mp4
+
+Submodules are imported explicitly so recording code does not pull in torch.
+"""

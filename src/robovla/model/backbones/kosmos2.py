@@ -78,6 +78,10 @@ class Kosmos2Adapter(BackboneAdapter):
                 layers=tiny.layers,
                 attention_heads=tiny.heads,
                 ffn_dim=2 * tiny.hidden_size,
+                dropout=0.0,
+                attention_dropout=0.0,
+                activation_dropout=0.0,
+                layerdrop=0.0,
                 pad_token_id=tokenizer.pad_token_id,
                 bos_token_id=tokenizer.bos_token_id,
                 eos_token_id=tokenizer.eos_token_id,
@@ -89,6 +93,7 @@ class Kosmos2Adapter(BackboneAdapter):
                 num_attention_heads=tiny.heads,
                 image_size=image_size,
                 patch_size=tiny.patch_size,
+                attention_dropout=0.0,
             ),
             latent_query_num=16,
         )
