@@ -27,7 +27,7 @@ def overfit(model, batch, steps: int, lr: float) -> tuple[float, float]:
         opt.zero_grad()
         out["loss"].backward()
         opt.step()
-        value = float(out["loss"])
+        value = float(out["loss"].detach())
         first = value if first is None else first
         last = value
         if last < 0.07 * first:
@@ -50,7 +50,9 @@ KNOWN_SLOW = {("kosmos2", f) for f in ("interleaved_continuous", "one_step_conti
 )
 def test_overfit_eight_samples(backbone, formulation):
     one_step = formulation.startswith("one_step")
-    cfg = tiny_cfg(backbone, formulation, window=1 if one_step else 2, chunk=2, head="mlp" if one_step else "lstm")
+    # the per-backbone policy-head runs use a 1-frame window to keep CI time down
+    short = one_step or backbone not in ("paligemma", "kosmos2")
+    cfg = tiny_cfg(backbone, formulation, window=1 if short else 2, chunk=2, head="mlp" if one_step else "lstm")
     model = build_vla(cfg, stats())
     batch = make_batch(cfg, b=8, t=cfg.window, seed=7)
     discrete = cfg.is_discrete
