@@ -21,6 +21,7 @@ ARGS = {
     "cameras": ("", "comma-separated camera names (default: the config's)"),
     "namespace": ("", "namespace for the whole graph"),
     "control_mode": ("", "twist | joint_trajectory (default: the config's)"),
+    "record": ("false", "also start the recorder node (RecordEpisode action, rosbag2 episodes)"),
 }
 
 
@@ -29,10 +30,14 @@ def _nodes(context):
     sim = value["sim"].lower() in ("1", "true", "yes")
     specs = resolve_graph(
         sim=sim,
+        record=value["record"].lower() in ("1", "true", "yes"),
         arguments={k: value[k] for k in ("checkpoint", "cameras", "control_mode")},
     )
     actions = [
-        Node(package="robovla", executable=s.executable, name=s.name, namespace=value["namespace"] or None,
+        # the node-specific remap renames only the main node: launch_ros' name= would remap every
+        # node in the process, side nodes included (see robovla.nodes.common.runner)
+        Node(package="robovla", executable=s.executable, namespace=value["namespace"] or None,
+             ros_arguments=["-r", f"{s.executable}:__node:={s.name}"],
              parameters=[s.parameters], output="screen", emulate_tty=True)
         for s in specs
     ]

@@ -22,7 +22,7 @@ def _nodes(context):
     v = {name: LaunchConfiguration(name).perform(context) for name in ARGS}
     params = {"output_dir": v["output_dir"], "cameras": [c for c in v["cameras"].split(",") if c],
               "compressed": v["compressed"].lower() in ("1", "true", "yes")}
-    return [Node(package="robovla", executable="recorder", name="recorder", namespace=v["namespace"] or None,
+    return [Node(package="robovla", executable="recorder", namespace=v["namespace"] or None,
                  parameters=[params], output="screen", emulate_tty=True)]
 
 

@@ -15,7 +15,7 @@ def generate_launch_description() -> LaunchDescription:
     return LaunchDescription([
         DeclareLaunchArgument("runs_root", default_value="~/robovla_runs", description="default run directory root"),
         DeclareLaunchArgument("default_preset", default_value="tiny", description="preset when a goal names none"),
-        Node(package="robovla", executable="trainer", name="trainer", output="screen", emulate_tty=True,
+        Node(package="robovla", executable="trainer", output="screen", emulate_tty=True,
              parameters=[{"runs_root": LaunchConfiguration("runs_root"),
                           "default_preset": LaunchConfiguration("default_preset")}]),
     ])

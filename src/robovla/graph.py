@@ -54,6 +54,7 @@ def resolve_graph(
     overrides: dict[str, Any] | None = None,
     config_file: str | Path | None = None,
     graph_file: str | Path | None = None,
+    record: bool = False,
 ) -> list[NodeSpec]:
     """Nodes to start and their parameters.
 
@@ -79,7 +80,7 @@ def resolve_graph(
             raise ValueError(f"override {key!r} names no node; nodes are {sorted(known)}")
     for node in graph["nodes"]:
         when = node.get("when")
-        if when == "sim" and not sim:
+        if (when == "sim" and not sim) or (when == "record" and not record):
             continue
         section = (params_all.get(node["name"]) or {}).get("ros__parameters", {}) or {}
         params = _flatten(section)

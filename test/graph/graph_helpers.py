@@ -12,8 +12,7 @@ import rclpy
 from control_msgs.action import ParallelGripperCommand
 from geometry_msgs.msg import Twist
 from rclpy.action import ActionServer
-from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from visualization_msgs.msg import MarkerArray
@@ -39,7 +38,6 @@ class KortexPeer(Node):
         self.cam_pubs = [self.create_publisher(Image, topics.camera_topic(c), qos.SENSOR) for c in cameras]
         self.joint_pub = self.create_publisher(JointState, topics.JOINT_STATES, qos.SENSOR)
         self.last_camera_stamp = 0.0
-        group = ReentrantCallbackGroup()
         for name, (msg_type, topic, profile) in {
             "twist": (Twist, topics.TWIST_COMMANDS, qos.COMMAND),
             "arm_command": (ArmCommand, topics.ARM_COMMAND, qos.COMMAND),
@@ -49,11 +47,11 @@ class KortexPeer(Node):
             "instruction": (Instruction, topics.INSTRUCTION, qos.LATCHED),
             "markers": (MarkerArray, topics.INTENT_MARKERS, qos.COMMAND),
         }.items():
-            self.create_subscription(msg_type, topic, lambda m, n=name: self._record(n, m), profile, callback_group=group)
+            self.create_subscription(msg_type, topic, lambda m, n=name: self._record(n, m), profile)
         self.gripper_goals: list[float] = []
-        ActionServer(self, ParallelGripperCommand, topics.GRIPPER_ACTION, self._gripper, callback_group=group)
-        self.create_timer(1.0 / camera_hz, self._publish_cameras, callback_group=group)
-        self.create_timer(1.0 / joint_hz, self._publish_joints, callback_group=group)
+        ActionServer(self, ParallelGripperCommand, topics.GRIPPER_ACTION, self._gripper)
+        self.create_timer(1.0 / camera_hz, self._publish_cameras)
+        self.create_timer(1.0 / joint_hz, self._publish_joints)
         # publishers used by tests to inject bad input directly into the graph
         self.chunk_pub = self.create_publisher(ActionChunk, topics.ACTION_CHUNK, qos.COMMAND)
         self.arm_pub = self.create_publisher(ArmCommand, topics.ARM_COMMAND, qos.COMMAND)
@@ -115,7 +113,7 @@ class PeerRunner:
 
     def __enter__(self) -> KortexPeer:
         self.node = KortexPeer(context=self.context, **self._kwargs)
-        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)  # see robovla.nodes.common.runner
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()

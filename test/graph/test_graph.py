@@ -26,6 +26,7 @@ pytestmark = pytest.mark.ros
 
 MAX_LIN, MAX_ANG = 0.25, 1.0  # kinova_control.safety defaults (config/robovla.yaml)
 WATCHDOG = 0.5
+CONTROL_PERIOD = 1 / 50  # config/robovla.yaml action_smoother.control_rate_hz
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +95,11 @@ def test_goal_runs_the_whole_pipeline_and_times_out(graph, peer):
     assert all((im.width, im.height, im.encoding) == (224, 224, "rgb8") for im in obs[-1].images)
     windows = [m for _, m in peer.take("window")]
     assert windows and len(windows[0].observations) == 8
-    assert windows[0].valid[-1] and not windows[0].valid[0], "first window of an episode must be padded"
+    # windows are depth-1 "latest" messages, so the peer may miss some: check the ones it saw
+    assert all(w.valid[-1] for w in windows), "the newest frame of a window is always valid"
+    assert any(not w.valid[0] for w in windows), "the first windows of an episode must be padded"
+    counts = [sum(w.valid) for w in windows]
+    assert counts == sorted(counts), "the valid part of the window only grows within an episode"
     assert all(windows[-1].valid), "after 3 s at 10 Hz the window must be full"
     stamps = [o.header.stamp.sec + o.header.stamp.nanosec * 1e-9 for o in windows[-1].observations]
     assert np.all(np.diff(stamps) >= 0.1 * 0.75 - 1e-6), "window frames must be one policy step apart"
@@ -128,9 +133,10 @@ def test_cancel_stops_the_arm_within_a_control_period(graph, peer):
     delay = zero[0] - t_cancel
     res = _wait(handle.get_result_async()).result
     assert not res.success and res.message == "canceled"
-    # Measured from the client's cancel request: cancel service round trip + latched instruction
-    # + one 50 Hz period. 123 ms was seen on a 2-core machine under full load from other jobs.
-    assert delay <= 0.25, f"zero twist {delay * 1e3:.0f} ms after cancel"
+    # Measured from the client's cancel request (cancel service round trip + latched instruction
+    # + the controller's zero twist): 4-6 ms on an idle 2-core machine. Bound: one 50 Hz control
+    # period, plus one more as slack for a loaded CI machine.
+    assert delay <= 2 * CONTROL_PERIOD, f"zero twist {delay * 1e3:.0f} ms after cancel"
     time.sleep(0.3)
     late = [m for t, m in peer.take("twist") if t > zero[0] and not is_zero(m)]
     assert not late, "the arm moved again after cancel"

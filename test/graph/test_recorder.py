@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import rclpy
 from rclpy.action import ActionClient
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 
@@ -75,7 +75,7 @@ def setup(tmp_path: Path):
     rclpy.init(context=ctx)
     peer = Teleop(ctx)
     client_node = Node("record_test_client", context=ctx)
-    ex = MultiThreadedExecutor(num_threads=4, context=ctx)
+    ex = SingleThreadedExecutor(context=ctx)
     ex.add_node(peer)
     ex.add_node(client_node)
     threading.Thread(target=ex.spin, daemon=True).start()

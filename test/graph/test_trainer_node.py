@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import rclpy
 from rclpy.action import ActionClient
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
 from robovla.action import TrainPolicy
@@ -40,7 +40,7 @@ def client(tmp_path_factory: pytest.TempPathFactory):
     ctx = rclpy.Context()
     rclpy.init(context=ctx)
     node = Node("train_policy_test_client", context=ctx)
-    ex = MultiThreadedExecutor(context=ctx)
+    ex = SingleThreadedExecutor(context=ctx)
     ex.add_node(node)
     threading.Thread(target=ex.spin, daemon=True).start()
     ac = ActionClient(node, TrainPolicy, "robovla/train_policy")

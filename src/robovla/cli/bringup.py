@@ -32,6 +32,7 @@ def register(sub, help_text: str) -> None:
     p.add_argument("--control-mode", choices=["twist", "joint_trajectory"])
     p.add_argument("--namespace", default="", help="ROS namespace for the whole graph")
     p.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE", help="override a parameter")
+    p.add_argument("--record", action="store_true", help="also start the recorder node")
     p.add_argument("--only", help="comma-separated node names to start (default: all)")
     p.set_defaults(func=run)
 
@@ -49,7 +50,9 @@ def parse_overrides(items: list[str]) -> dict[str, object]:
 
 
 def node_command(spec: NodeSpec, params_file: Path, namespace: str = "") -> list[str]:
-    cmd = [sys.executable, "-m", "robovla.nodes", spec.executable, "--ros-args", "-r", f"__node:={spec.name}"]
+    # node-specific remap: a plain __node:= would also rename the process's side nodes (runner.side_node)
+    cmd = [sys.executable, "-m", "robovla.nodes", spec.executable, "--ros-args",
+           "-r", f"{spec.executable}:__node:={spec.name}"]
     if namespace:
         cmd += ["-r", f"__ns:=/{namespace.strip('/')}"]
     return cmd + ["--params-file", str(params_file)]
@@ -86,7 +89,8 @@ def stop_graph(procs: list[tuple[NodeSpec, subprocess.Popen]], timeout: float = 
 
 def run(args: argparse.Namespace) -> int:
     arguments = {"checkpoint": args.checkpoint, "cameras": args.cameras, "control_mode": args.control_mode}
-    specs = resolve_graph(sim=args.sim, arguments=arguments, overrides=parse_overrides(args.set), config_file=args.config)
+    specs = resolve_graph(sim=args.sim, arguments=arguments, overrides=parse_overrides(args.set), config_file=args.config,
+                          record=args.record)
     if args.only:
         wanted = set(args.only.split(","))
         specs = [s for s in specs if s.name in wanted]

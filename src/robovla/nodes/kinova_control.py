@@ -31,7 +31,7 @@ from robovla.msg import ArmCommand, Instruction
 from robovla.nodes.common import qos, topics
 from robovla.nodes.common.convert import to_sec
 from robovla.nodes.common.params import declare_config
-from robovla.nodes.common.runner import run
+from robovla.nodes.common.runner import run, side_node
 
 MODES = ("twist", "joint_trajectory")
 GRIPPER_INTERFACES = ("parallel", "gripper_command", "none")
@@ -81,11 +81,11 @@ class KinovaControl(Node):
             self.twist_pub = self.create_publisher(Twist, topics.TWIST_COMMANDS, qos.COMMAND)
         else:
             self.traj_pub = self.create_publisher(JointTrajectory, topics.JOINT_TRAJECTORY, qos.COMMAND)
-        self.gripper_client = self._make_gripper_client(group)
+        self.gripper_client = self._make_gripper_client()
         self.create_subscription(JointState, topics.JOINT_STATES, self._on_joints, qos.SENSOR)
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
         self.create_subscription(ArmCommand, topics.ARM_COMMAND, self._on_command, qos.COMMAND)
-        self._make_fault_passthrough(group)
+        self._make_fault_passthrough(side_node(self), group)
         self.create_timer(1.0 / self.p.rate_hz, self._watchdog)
         self.get_logger().info(
             f"{self.p.mode} control, watchdog {self.p.watchdog_s:.2f} s, limits "
@@ -200,7 +200,7 @@ class KinovaControl(Node):
         self.stop()
 
     # ---------------------------------------------------------------- gripper + faults
-    def _make_gripper_client(self, group) -> ActionClient | None:
+    def _make_gripper_client(self) -> ActionClient | None:
         if self.p.gripper_interface == "none":
             return None
         if self.p.gripper_interface == "parallel":
@@ -208,7 +208,7 @@ class KinovaControl(Node):
         else:
             from control_msgs.action import GripperCommand as GripperAction
         self._gripper_action = GripperAction
-        return ActionClient(self, GripperAction, topics.GRIPPER_ACTION, callback_group=group)
+        return ActionClient(self, GripperAction, topics.GRIPPER_ACTION)
 
     def _command_gripper(self, target: float) -> None:
         """Binarise with hysteresis and send a goal only when the state changes."""
@@ -234,13 +234,14 @@ class KinovaControl(Node):
         self.gripper_client.send_goal_async(goal)
         self.gripper_closed = close
 
-    def _make_fault_passthrough(self, group) -> None:
+    def _make_fault_passthrough(self, node: Node, group) -> None:
+        """The reset service waits on a client call, so both live on a side node (see runner)."""
         try:
             from example_interfaces.srv import Trigger
         except ImportError:
             self.get_logger().warning("example_interfaces missing: no fault reset passthrough")
             return
-        client = self.create_client(Trigger, topics.RESET_FAULT, callback_group=group)
+        client = node.create_client(Trigger, topics.RESET_FAULT, callback_group=group)
 
         def reset(_request, response):
             if not client.wait_for_service(timeout_sec=2.0):
@@ -255,8 +256,8 @@ class KinovaControl(Node):
             response.message = result.message if result else "fault reset timed out"
             return response
 
-        self.create_service(Trigger, topics.CONTROL_RESET_FAULT, reset, callback_group=group)
+        node.create_service(Trigger, topics.CONTROL_RESET_FAULT, reset, callback_group=group)
 
 
 def main() -> int:
-    return run(KinovaControl, threads=3)
+    return run(KinovaControl)

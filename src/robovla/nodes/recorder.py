@@ -3,7 +3,8 @@
 Messages are taken as serialized CDR (raw subscriptions) and written unchanged, stamped with the
 receive time like `ros2 bag record`. Cancel — or the `robovla/stop_recording` service
 (example_interfaces/Trigger) — finishes the episode. Its success flag is the last TaskOutcome
-(simulator checker / operator) received during the episode, else `default_success`. It is then published
+(simulator checker / operator) received during the episode for this recording's episode id or for
+the graph's running instruction, else `default_success`. It is then published
 atomically by robovla.data.EpisodeWriter, so a killed recorder never damages a finished episode,
 and the interrupted one stays under <output_dir>/_incomplete/ for `robovla record --recover`.
 """
@@ -19,16 +20,18 @@ from geometry_msgs.msg import Twist
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CompressedImage, Image, JointState
 from example_interfaces.srv import Trigger
 
 from robovla.action import RecordEpisode
 from robovla.data.episode_writer import EpisodeWriter, new_episode_id
 from robovla.data.metadata import EpisodeMetadata
+from robovla.data.typestore import typestore
 from robovla.msg import ArmCommand, Instruction, TaskOutcome
 from robovla.nodes.common import qos, topics
 from robovla.nodes.common.params import declare_config
-from robovla.nodes.common.runner import run
+from robovla.nodes.common.runner import run, side_node
 
 RECORD_EPISODE = "robovla/record_episode"
 STOP_RECORDING = "robovla/stop_recording"
@@ -57,7 +60,8 @@ class Recorder(Node):
         self._frames = 0
         self._stop = threading.Event()
         self._stop_success: bool | None = None
-        group = ReentrantCallbackGroup()
+        self._graph_episode = ""  # episode id of the latched robovla/instruction (the task manager's)
+        typestore()  # builds rosbags' type tables (seconds) now, not when the first episode starts
         streams = [(topics.JOINT_STATES, JointState, "sensor_msgs/msg/JointState", qos.SENSOR),
                    (topics.TWIST_COMMANDS, Twist, "geometry_msgs/msg/Twist", qos.COMMAND),
                    (topics.ARM_COMMAND, ArmCommand, "robovla/msg/ArmCommand", qos.COMMAND),
@@ -67,19 +71,22 @@ class Recorder(Node):
         streams += [(topics.camera_topic(c, self.p.compressed), cam_cls, cam_type, qos.SENSOR) for c in self.p.cameras]
         for topic, cls, type_name, profile in streams:
             self.create_subscription(cls, topic, self._make_cb("/" + topic.lstrip("/"), type_name), profile,
-                                     raw=True, callback_group=group)
-        self.create_service(Trigger, STOP_RECORDING, self._on_stop, callback_group=group)
-        self.create_subscription(TaskOutcome, topics.TASK_OUTCOME, self._on_outcome, qos.COMMAND,
-                                 callback_group=group)
-        self.server = ActionServer(self, RecordEpisode, RECORD_EPISODE, execute_callback=self._execute,
+                                     raw=True)
+        self.create_service(Trigger, STOP_RECORDING, self._on_stop)
+        self.create_subscription(TaskOutcome, topics.TASK_OUTCOME, self._on_outcome, qos.COMMAND)
+        self.server = ActionServer(side_node(self), RecordEpisode, RECORD_EPISODE, execute_callback=self._execute,
                                    goal_callback=lambda _g: GoalResponse.ACCEPT,
-                                   cancel_callback=lambda _h: CancelResponse.ACCEPT, callback_group=group)
+                                   cancel_callback=lambda _h: CancelResponse.ACCEPT,
+                                   callback_group=ReentrantCallbackGroup())
         self.get_logger().info(f"ready: {RECORD_EPISODE} -> {self.root} (cameras {self.p.cameras})")
 
     def _make_cb(self, topic: str, type_name: str):
         is_cam = topic.startswith("/camera/")
+        is_instruction = type_name == "robovla/msg/Instruction"
 
         def cb(raw: bytes) -> None:
+            if is_instruction:  # the graph's own episode id: its TaskOutcome counts for this recording
+                self._graph_episode = deserialize_message(raw, Instruction).episode_id
             with self._lock:
                 if self._writer is None:
                     return
@@ -90,7 +97,8 @@ class Recorder(Node):
 
     def _on_outcome(self, msg: TaskOutcome) -> None:
         with self._lock:
-            if self._writer is not None and msg.episode_id in ("", self._writer.metadata.episode_id):
+            ours = ("", self._writer.metadata.episode_id, self._graph_episode) if self._writer is not None else ()
+            if msg.episode_id in ours:
                 self._stop_success = bool(msg.success)
 
     def _on_stop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
@@ -161,7 +169,7 @@ class Recorder(Node):
 
 
 def main() -> int:
-    return run(Recorder, threads=4)
+    return run(Recorder)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,12 @@ Speaks exactly what the real driver does, so nothing upstream knows the arm is s
   act  robotiq_gripper_controller/gripper_cmd    control_msgs/ParallelGripperCommand (0 open .. 0.8 closed)
   pub  joint_states (joint_1..7 + robotiq_85_left_knuckle_joint), camera/<name>/image_raw (rgb8), /tf
 plus the simulator's own: robovla/task_outcome when the running task's checker fires for the
-current episode (robovla/instruction), and the sim/reset service (robovla/srv/ResetSim).
+current episode (robovla/instruction), and the sim/reset service (robovla/srv/ResetSim: a new
+seeded scene, or with keep_scene the next task of a CALVIN-style chain from the scene as it is).
+
+With `expert: true` the scripted expert drives the arm the way a policy does: from privileged
+state it publishes robovla/arm_command (what action_smoother publishes) while an instruction is
+active, so its commands reach the arm through kinova_control and the ros2_kortex interfaces.
 """
 
 from __future__ import annotations
@@ -26,13 +31,14 @@ from tf2_msgs.msg import TFMessage
 from trajectory_msgs.msg import JointTrajectory
 
 from robovla.control import kinematics
-from robovla.msg import Instruction, TaskOutcome
+from robovla.msg import ArmCommand, Instruction, TaskOutcome
 from robovla.nodes.common import qos, topics
 from robovla.nodes.common.convert import rgb_to_image, to_sec
 from robovla.nodes.common.params import declare_config
-from robovla.nodes.common.runner import run
+from robovla.nodes.common.runner import run, side_node
 from robovla.sim.config import SimConfig
 from robovla.sim.env import Gen3SimEnv
+from robovla.sim.expert import ScriptedExpert
 from robovla.srv import ResetSim
 
 GRIPPER_JOINT = "robotiq_85_left_knuckle_joint"
@@ -46,12 +52,17 @@ _TF_LINKS = (
 class SimNodeParams:
     config_file: str = ""  # SimConfig YAML (config/sim.yaml); empty = defaults
     real_time: bool = True  # False: step as fast as possible
+    speed: float = 1.0  # with real_time: sim seconds per wall second (2.0 = twice real time)
+    expert: bool = False  # scripted expert publishes arm commands while an instruction is active
+    expert_noise: float = 0.0  # m/s std of the expert's velocity noise (demonstration diversity)
     camera_hz: float = 15.0  # image publishing rate (sim time)
     task: str = ""  # task at start ("" = neutral scene until sim/reset)
     seed: int = 0
     split: str = "train"  # instruction phrasings: train | eval | all
 
     def __post_init__(self) -> None:
+        if not self.speed > 0:
+            raise ValueError("speed must be positive")
         if not self.camera_hz > 0:
             raise ValueError("camera_hz must be positive")
         if self.split not in ("train", "eval", "all"):
@@ -69,23 +80,31 @@ class SimNode(Node):
         self.seed = self.p.seed
         self.episode_id = ""
         self.reported = False
-        group = ReentrantCallbackGroup()
         self.joint_pub = self.create_publisher(JointState, topics.JOINT_STATES, qos.SENSOR)
         self.cam_pubs = {c: self.create_publisher(Image, topics.camera_topic(c), qos.SENSOR) for c in cfg.cameras}
         self.tf_pub = self.create_publisher(TFMessage, "/tf", 10)
         self.outcome_pub = self.create_publisher(TaskOutcome, topics.TASK_OUTCOME, qos.COMMAND)
-        self.create_subscription(Twist, topics.TWIST_COMMANDS, self._on_twist, qos.COMMAND, callback_group=group)
+        self.active = False
+        self.expert: ScriptedExpert | None = None
+        self.command_pub = None
+        if self.p.expert:
+            self.expert = ScriptedExpert(dt=cfg.control_dt, noise=self.p.expert_noise, seed=self.p.seed)
+            self.command_pub = self.create_publisher(ArmCommand, topics.ARM_COMMAND, qos.COMMAND)
+            self._expert_episode = ""
+        self.create_subscription(Twist, topics.TWIST_COMMANDS, self._on_twist, qos.COMMAND)
         self.create_subscription(
-            JointTrajectory, topics.JOINT_TRAJECTORY, self._on_trajectory, qos.COMMAND, callback_group=group
+            JointTrajectory, topics.JOINT_TRAJECTORY, self._on_trajectory, qos.COMMAND,
         )
-        self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED, callback_group=group)
-        ActionServer(self, ParallelGripperCommand, topics.GRIPPER_ACTION, self._on_gripper, callback_group=group)
-        self.create_service(ResetSim, "sim/reset", self._on_reset, callback_group=group)
+        self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
+        ActionServer(side_node(self), ParallelGripperCommand, topics.GRIPPER_ACTION, self._on_gripper,
+                     callback_group=ReentrantCallbackGroup())
+        self.create_service(ResetSim, "sim/reset", self._on_reset)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sim-loop", daemon=True)
         self._thread.start()
         self.get_logger().info(
-            f"sim ready: task={self.p.task or '-'} real_time={self.p.real_time} cameras={list(cfg.cameras)}"
+            f"sim ready: task={self.p.task or '-'} real_time={self.p.real_time} speed={self.p.speed} "
+            f"expert={self.p.expert} cameras={list(cfg.cameras)}"
         )
 
     # ---------------------------------------------------------------- commands
@@ -140,21 +159,28 @@ class SimNode(Node):
         with self.lock:
             if msg.episode_id != self.episode_id:
                 self.episode_id, self.reported = msg.episode_id, False
+            self.active = bool(msg.active)
 
     def _on_reset(self, request, response):
         with self.lock:
-            task = request.task or (self.episode.task.name if self.episode.task else None)
             self.seed = self.seed + 1 if request.seed < 0 else int(request.seed)
             try:
-                self.episode = self.env.reset(task, self.seed, split=self.p.split)
-            except ValueError as exc:
+                if request.keep_scene:
+                    task = request.task or None  # empty: any task feasible from here
+                    self.episode = self.env.continue_with(task, self.seed, split=self.p.split)
+                    task = self.episode.task.name
+                else:
+                    task = request.task or (self.episode.task.name if self.episode.task else None)
+                    self.episode = self.env.reset(task, self.seed, split=self.p.split)
+            except (ValueError, RuntimeError) as exc:
                 response.success, response.message = False, str(exc)
                 return response
             self.reported = False
         response.success = True
         response.task = task or ""
         response.instruction = self.episode.instruction
-        response.message = f"reset to {task or 'neutral scene'} seed {self.seed}"
+        how = "continued with" if request.keep_scene else "reset to"
+        response.message = f"{how} {task or 'neutral scene'} seed {self.seed}"
         return response
 
     # ---------------------------------------------------------------- loop
@@ -165,6 +191,7 @@ class SimNode(Node):
         next_t = time.monotonic()
         while not self._stop.is_set():
             with self.lock:
+                command = self._expert_command()
                 self.env.step()
                 stamp = self.get_clock().now().to_msg()
                 q, knuckle = self.env.joint_positions(), self.env.gripper_knuckle()
@@ -187,6 +214,8 @@ class SimNode(Node):
                 for name, img in frames.items():
                     self.cam_pubs[name].publish(rgb_to_image(img, stamp, f"{name}_camera"))
             self.tf_pub.publish(TFMessage(transforms=tfs))
+            if command is not None:
+                self.command_pub.publish(command)
             if fire:
                 out = TaskOutcome(episode_id=episode_id, success=True, source="sim",
                                   message=f"{self.episode.task.name}: checker fired")
@@ -195,12 +224,28 @@ class SimNode(Node):
                 self.get_logger().info(f"task success for episode {episode_id}")
             k += 1
             if self.p.real_time:
-                next_t += cfg.control_dt
+                next_t += cfg.control_dt / self.p.speed
                 delay = next_t - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
                 else:
                     next_t = time.monotonic()
+
+    def _expert_command(self) -> ArmCommand | None:
+        """The expert's next command for the running episode (called with the lock held)."""
+        if self.expert is None or not self.active or not self.episode_id or self.episode.task is None:
+            return None
+        if self._expert_episode != self.episode_id:
+            self.expert.reset(self.episode)
+            self._expert_episode = self.episode_id
+        action = self.expert.act(self.env.state())
+        dt = self.env.config.control_dt
+        cmd = ArmCommand(episode_id=self.episode_id, gripper=float(action[6]))
+        cmd.header = self._header(self.get_clock().now().to_msg(), "base_link")
+        cmd.observation_stamp = cmd.header.stamp  # it answers the state of this very step
+        (cmd.twist.linear.x, cmd.twist.linear.y, cmd.twist.linear.z,
+         cmd.twist.angular.x, cmd.twist.angular.y, cmd.twist.angular.z) = (float(v) / dt for v in action[:6])
+        return cmd
 
     @staticmethod
     def _header(stamp, frame: str):
@@ -230,7 +275,7 @@ class SimNode(Node):
 
 
 def main() -> int:
-    return run(SimNode, threads=4)
+    return run(SimNode)
 
 
 if __name__ == "__main__":

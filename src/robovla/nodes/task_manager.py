@@ -23,7 +23,7 @@ from robovla.action import ExecuteInstruction
 from robovla.msg import ActionChunk, Instruction, TaskOutcome
 from robovla.nodes.common import qos, topics
 from robovla.nodes.common.params import declare_config
-from robovla.nodes.common.runner import run
+from robovla.nodes.common.runner import run, side_node
 from robovla.srv import ReportOutcome
 
 SUCCESS_SOURCES = ("topic", "operator", "any", "none")
@@ -64,22 +64,21 @@ class TaskManager(Node):
         self.p = declare_config(self, TaskManagerParams)
         self._lock = threading.Lock()
         self.episode: _Episode | None = None
-        group = ReentrantCallbackGroup()
         self.instruction_pub = self.create_publisher(Instruction, topics.INSTRUCTION, qos.LATCHED)
-        self.create_subscription(ActionChunk, topics.ACTION_CHUNK, self._on_chunk, qos.COMMAND, callback_group=group)
+        self.create_subscription(ActionChunk, topics.ACTION_CHUNK, self._on_chunk, qos.COMMAND)
         if self.p.success_source in ("topic", "any"):
-            self.create_subscription(TaskOutcome, topics.TASK_OUTCOME, self._on_outcome, qos.COMMAND, callback_group=group)
+            self.create_subscription(TaskOutcome, topics.TASK_OUTCOME, self._on_outcome, qos.COMMAND)
         if self.p.success_source in ("operator", "any"):
-            self.create_service(ReportOutcome, topics.REPORT_OUTCOME, self._on_report, callback_group=group)
+            self.create_service(ReportOutcome, topics.REPORT_OUTCOME, self._on_report)
         self.server = ActionServer(
-            self,
+            side_node(self),  # execute blocks for the whole episode: its own executor (see runner)
             ExecuteInstruction,
             topics.EXECUTE_INSTRUCTION,
             execute_callback=self._execute,
             goal_callback=self._on_goal,
             handle_accepted_callback=self._on_accepted,
             cancel_callback=self._on_cancel,
-            callback_group=group,
+            callback_group=ReentrantCallbackGroup(),
         )
         self._latch("", "", active=False)
         self.get_logger().info(f"ready: {topics.EXECUTE_INSTRUCTION} (success from {self.p.success_source})")
@@ -206,4 +205,4 @@ class TaskManager(Node):
 
 
 def main() -> int:
-    return run(TaskManager, threads=4)
+    return run(TaskManager)

@@ -22,7 +22,7 @@ from rclpy.node import Node
 
 from robovla.action import TrainPolicy
 from robovla.nodes.common.params import declare_config
-from robovla.nodes.common.runner import run
+from robovla.nodes.common.runner import run, side_node
 
 TRAIN_POLICY = "robovla/train_policy"
 
@@ -44,7 +44,7 @@ class Trainer(Node):
         self.p = declare_config(self, TrainerParams)
         self._busy = threading.Lock()
         self.server = ActionServer(
-            self, TrainPolicy, TRAIN_POLICY, execute_callback=self._execute,
+            side_node(self), TrainPolicy, TRAIN_POLICY, execute_callback=self._execute,
             goal_callback=lambda _g: GoalResponse.ACCEPT, cancel_callback=lambda _h: CancelResponse.ACCEPT,
             callback_group=ReentrantCallbackGroup(),
         )
@@ -116,7 +116,7 @@ class Trainer(Node):
 
 
 def main() -> int:
-    return run(Trainer, threads=4)
+    return run(Trainer)
 
 
 if __name__ == "__main__":

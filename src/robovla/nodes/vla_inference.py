@@ -1,8 +1,8 @@
 """vla_inference: observation window + instruction -> action chunk, through the Policy interface.
 
-The policy (a VLA checkpoint, or the ScriptedPolicy placeholder) runs in its own callback group
-so a slow step never blocks instruction updates; windows arrive with depth 1, so a policy slower
-than the window rate always answers the newest window. Each chunk carries the stamp of the
+The policy (a VLA checkpoint, or the ScriptedPolicy placeholder) runs on its own inference thread,
+so a slow step never blocks the executor; the window callback only keeps the newest window, so a
+policy slower than the window rate always answers the newest one and never works through a backlog. Each chunk carries the stamp of the
 observation it answers and its compute latency. The predicted end-effector path and the
 instruction are published as RViz markers.
 """
@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from geometry_msgs.msg import Point
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from visualization_msgs.msg import Marker, MarkerArray
 
@@ -54,10 +53,12 @@ class VlaInference(Node):
         self.pub = self.create_publisher(ActionChunk, topics.ACTION_CHUNK, qos.COMMAND)
         self.marker_pub = self.create_publisher(MarkerArray, topics.INTENT_MARKERS, qos.COMMAND)
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
-        self.create_subscription(
-            ObservationWindow, topics.WINDOW, self._on_window, qos.LATEST,
-            callback_group=MutuallyExclusiveCallbackGroup(),
-        )
+        self.create_subscription(ObservationWindow, topics.WINDOW, self._on_window, qos.LATEST)
+        self._pending: ObservationWindow | None = None
+        self._wake = threading.Condition(self._lock)
+        self._running = True
+        self._thread = threading.Thread(target=self._inference_loop, name="vla-inference", daemon=True)
+        self._thread.start()
 
     def _on_instruction(self, msg: Instruction) -> None:
         with self._lock:
@@ -66,6 +67,27 @@ class VlaInference(Node):
             self.instruction, self.episode_id, self.active = msg.instruction, msg.episode_id, bool(msg.active)
 
     def _on_window(self, msg: ObservationWindow) -> None:
+        with self._wake:
+            self._pending = msg  # an older window not yet started is superseded
+            self._wake.notify()
+
+    def _inference_loop(self) -> None:
+        while True:
+            with self._wake:
+                while self._running and self._pending is None:
+                    self._wake.wait()
+                if not self._running:
+                    return
+                msg, self._pending = self._pending, None
+            self._infer(msg)
+
+    def on_shutdown(self) -> None:
+        with self._wake:
+            self._running = False
+            self._wake.notify()
+        self._thread.join(timeout=5.0)
+
+    def _infer(self, msg: ObservationWindow) -> None:
         with self._lock:
             active, episode, instruction = self.active, self.episode_id, self.instruction
             reset, self._reset_pending = self._reset_pending, False

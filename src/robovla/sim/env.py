@@ -19,7 +19,7 @@ from robovla.control import kinematics as kin
 from robovla.sim import scene
 from robovla.sim.config import SimConfig
 from robovla.sim.state import BlockState, PrivilegedState
-from robovla.sim.tasks import Episode, Layout, make_episode
+from robovla.sim.tasks import Episode, Layout, continue_episode, make_episode
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,22 @@ class Gen3SimEnv:
         self.episode = episode
         self._start_state = self.state()
         log.debug("reset: task=%s seed=%d instruction=%r", episode.task.name if episode.task else None, seed, episode.instruction)
+        return episode
+
+    def continue_with(self, task: str | None = None, seed: int = 0, split: str = "train") -> Episode:
+        """Start the next task of a chain from the scene as it is (no physics reset).
+
+        The task's checker then compares against the state now, so each link of a chain is judged
+        on its own, as in CALVIN's long-horizon evaluation.
+        """
+        if self.episode is None:
+            raise ValueError("continue_with needs a scene: call reset() first")
+        self.stop()
+        state = self.state()
+        episode = continue_episode(task, np.random.default_rng(seed), state, self.episode.layout, split=split)
+        self.episode = episode
+        self._start_state = state
+        log.debug("continue: task=%s instruction=%r", episode.task.name, episode.instruction)
         return episode
 
     def _apply_layout(self, layout: Layout) -> None:

@@ -325,3 +325,23 @@ def make_episode(task: str | Task | None, rng: np.random.Generator, split: str =
     if "light_on" in over:
         layout = replace(layout, light_on=bool(over.pop("light_on")))
     return Episode(task=t, params=params, layout=layout, instruction=t.instruction(params, rng, split))
+
+
+def continue_episode(
+    task: str | Task | None, rng: np.random.Generator, state: PrivilegedState, layout: Layout, split: str = "train"
+) -> Episode:
+    """The next task of a chain, from the scene as it is now (no reset), CALVIN-style.
+
+    `task=None` picks at random among the tasks whose precondition holds on `state`; a named task
+    must be feasible from `state`. Raises ValueError when nothing (or the named task) is feasible.
+    """
+    names = [task.name if isinstance(task, Task) else task] if task is not None else list(rng.permutation(TASK_NAMES))
+    for name in names:
+        t = get_task(str(name))
+        for _ in range(10):  # parameters (colours) until one is feasible here
+            params = t.sample_params(rng)
+            if t.precondition(params, state):
+                return Episode(task=t, params=params, layout=layout, instruction=t.instruction(params, rng, split))
+    if task is not None:
+        raise ValueError(f"task {task!r} is not feasible from the current scene")
+    raise ValueError("no task is feasible from the current scene")

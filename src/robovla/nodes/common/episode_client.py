@@ -1,0 +1,138 @@
+"""A long-lived client of a running graph for tools that drive many episodes (`robovla eval`,
+`robovla collect`): scene resets on the sim, ExecuteInstruction goals, RecordEpisode goals, and
+camera frames for GIFs. It owns its rclpy context and spins it on a background thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+import numpy as np
+import rclpy
+from rclpy.action import ActionClient
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.task import Future
+from sensor_msgs.msg import Image
+
+from robovla.action import ExecuteInstruction, RecordEpisode
+from robovla.nodes.common import qos, topics
+from robovla.control.image import raw_to_rgb
+from robovla.nodes.common.goal_client import GoalOutcome
+from robovla.srv import ResetSim
+
+RESET_SIM = "sim/reset"
+RECORD_EPISODE = "robovla/record_episode"
+
+
+def wait_future(fut: Future, timeout: float | None = None) -> Any:
+    """Block (off the executor thread) until an rclpy future is done; TimeoutError otherwise."""
+    done = threading.Event()
+    fut.add_done_callback(lambda _f: done.set())
+    if not done.wait(timeout):
+        raise TimeoutError(f"no answer within {timeout} s")
+    return fut.result()
+
+
+class EpisodeClient:
+    def __init__(self, namespace: str = "", camera: str | None = None, name: str = "robovla_episode_client") -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = Node(name, namespace=namespace, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.goal_client = ActionClient(self.node, ExecuteInstruction, topics.EXECUTE_INSTRUCTION)
+        self.record_client = ActionClient(self.node, RecordEpisode, RECORD_EPISODE)
+        self.reset_client = self.node.create_client(ResetSim, RESET_SIM)
+        self._lock = threading.Lock()
+        self._capturing = False
+        self._frames: list[np.ndarray] = []
+        if camera:
+            self.node.create_subscription(Image, topics.camera_topic(camera), self._on_image, qos.SENSOR)
+        self._thread = threading.Thread(target=self.executor.spin, name="episode-client", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ readiness
+    def wait_ready(self, timeout: float, recorder: bool = False) -> str | None:
+        """None when the graph answers, else what is missing."""
+        if not self.reset_client.wait_for_service(timeout_sec=timeout):
+            return f"no sim reset service on {RESET_SIM}"
+        if not self.goal_client.wait_for_server(timeout_sec=timeout):
+            return f"no ExecuteInstruction server on {topics.EXECUTE_INSTRUCTION}"
+        if recorder and not self.record_client.wait_for_server(timeout_sec=timeout):
+            return f"no recorder on {RECORD_EPISODE}"
+        return None
+
+    # ------------------------------------------------------------------ sim
+    def reset(self, task: str = "", seed: int = -1, keep_scene: bool = False, timeout: float = 30.0):
+        req = ResetSim.Request(task=task, seed=int(seed), keep_scene=bool(keep_scene))
+        return wait_future(self.reset_client.call_async(req), timeout)
+
+    # ------------------------------------------------------------------ goals
+    def execute(self, instruction: str, timeout_s: float,
+                on_feedback: Callable[[int, float, str], None] | None = None) -> GoalOutcome:
+        outcome = GoalOutcome(True)
+
+        def feedback_cb(msg) -> None:
+            fb = msg.feedback
+            outcome.feedback.append((fb.step, fb.elapsed_s, fb.state))
+            if on_feedback:
+                on_feedback(fb.step, fb.elapsed_s, fb.state)
+
+        goal = ExecuteInstruction.Goal(instruction=instruction, timeout_s=float(timeout_s))
+        handle = wait_future(self.goal_client.send_goal_async(goal, feedback_callback=feedback_cb), 30.0)
+        if not handle.accepted:
+            return GoalOutcome(False, message="goal rejected")
+        res = wait_future(handle.get_result_async(), timeout_s + 30.0)
+        outcome.status = res.status
+        outcome.success, outcome.message = res.result.success, res.result.message
+        outcome.steps, outcome.duration_s = res.result.steps, res.result.duration_s
+        return outcome
+
+    def start_recording(self, instruction: str, episode_id: str, notes: str = ""):
+        goal = RecordEpisode.Goal(instruction=instruction, episode_id=episode_id, operator_notes=notes)
+        handle = wait_future(self.record_client.send_goal_async(goal), 30.0)
+        if not handle.accepted:
+            raise RuntimeError(f"the recorder rejected episode {episode_id}")
+        return handle
+
+    def stop_recording(self, handle, timeout: float = 60.0):
+        """Cancel (= finish) a recording; the recorder's RecordEpisode result."""
+        result_future = handle.get_result_async()
+        wait_future(handle.cancel_goal_async(), 30.0)
+        return wait_future(result_future, timeout).result
+
+    # ------------------------------------------------------------------ frames
+    def capture(self, on: bool) -> None:
+        with self._lock:
+            self._capturing = on
+            if on:
+                self._frames = []
+
+    def take_frames(self) -> list[np.ndarray]:
+        with self._lock:
+            frames, self._frames = self._frames, []
+            return frames
+
+    def _on_image(self, msg: Image) -> None:
+        with self._lock:
+            if not self._capturing:
+                return
+        try:
+            rgb = raw_to_rgb(msg.data, msg.height, msg.width, msg.encoding, msg.step)
+        except ValueError:
+            return
+        with self._lock:
+            self._frames.append(rgb)
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+
+    def __enter__(self) -> EpisodeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
