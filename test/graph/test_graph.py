@@ -98,6 +98,9 @@ def test_goal_runs_the_whole_pipeline_and_times_out(graph, peer):
     # windows are depth-1 "latest" messages, so the peer may miss some: check the ones it saw
     assert all(w.valid[-1] for w in windows), "the newest frame of a window is always valid"
     assert any(not w.valid[0] for w in windows), "the first windows of an episode must be padded"
+    # only the newest frame carries images; vla_inference has the older ones (FrameCache)
+    assert len(windows[-1].observations[-1].images) == 2
+    assert all(not o.images and len(o.joint_positions) == 7 for o in windows[-1].observations[:-1])
     counts = [sum(w.valid) for w in windows]
     assert counts == sorted(counts), "the valid part of the window only grows within an episode"
     assert all(windows[-1].valid), "after 3 s at 10 Hz the window must be full"

@@ -105,6 +105,44 @@ def test_sim_node_speaks_kortex_interfaces(sim_proc) -> None:
         bad = cli.call_async(ResetSim.Request(task="juggle", seed=0))
         assert _spin_until(node, bad.done, 10.0)
         assert not bad.result().success and "unknown task" in bad.result().message
+        # a chain link that is not feasible from the scene (the drawer is already closed)
+        nope = cli.call_async(ResetSim.Request(task="close_drawer", seed=1, keep_scene=True))
+        assert _spin_until(node, nope.done, 10.0)
+        assert not nope.result().success and "not feasible" in nope.result().message
+
+        def moved_during(twist: Twist, seconds: float) -> float:
+            q0 = np.array(joints[-1].position[:7])
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                pub.publish(twist)
+                rclpy.spin_once(node, timeout_sec=0.02)
+            return float(np.abs(np.array(joints[-1].position[:7]) - q0).max())
+
+        # NaN twist: refused, the arm holds still and the node keeps serving
+        _spin_until(node, lambda: False, 0.3)  # joint states of the new scene
+        nan = Twist()
+        nan.linear.x = float("nan")
+        assert moved_during(nan, 0.5) < 1e-3
+        # far beyond the driver's limits: clipped to 0.5 m/s, not obeyed
+        fast = Twist()
+        fast.linear.z = 50.0
+        q0 = np.array(joints[-1].position[:7])
+        p0 = kinematics.forward_kinematics(q0)[:3, 3]
+        t0_wall = time.monotonic()
+        moved_during(fast, 0.3)
+        pub.publish(Twist())
+        elapsed = time.monotonic() - t0_wall
+        p1 = kinematics.forward_kinematics(np.array(joints[-1].position[:7]))[:3, 3]
+        assert 0.01 < np.linalg.norm(p1 - p0) <= 0.5 * elapsed + 0.02
+        # a reset during motion is clean: the arm starts the new scene at rest
+        moving = Twist()
+        moving.linear.x = 0.1
+        moved_during(moving, 0.3)
+        fut = cli.call_async(ResetSim.Request(task="lift_block", seed=4))
+        assert _spin_until(node, fut.done, 10.0) and fut.result().success
+        _spin_until(node, lambda: False, 0.3)
+        settled = np.array(joints[-1].velocity[:7])
+        assert np.abs(settled).max() < 0.05, f"arm still moving after reset: {settled}"
     finally:
         node.destroy_node()
         rclpy.shutdown()

@@ -1,7 +1,9 @@
 """history_buffer: the last N observations of the running episode, at the policy rate.
 
 Reset on every new episode (goal); before N frames exist the window is padded and `valid`
-says which frames are real. Observations are forwarded as received (no re-encoding).
+says which frames are real. Observations are forwarded as received (no re-encoding); with
+`images: newest` (default) only the newest frame carries its images, the policy node has the
+older ones already (robovla.control.frame_cache says why), which makes a window ~N times smaller.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ class HistoryParams:
     window_size: int = 8
     period_s: float = 0.1  # policy step: frames in a window are this far apart
     tolerance: float = 0.25  # fraction of period_s a frame may come early
+    images: str = "newest"  # newest: images on the newest frame only | all: on every frame
+
+    def __post_init__(self) -> None:
+        if self.images not in ("newest", "all"):
+            raise ValueError(f"images must be 'newest' or 'all', got {self.images!r}")
 
 
 class HistoryBuffer(Node):
@@ -34,7 +41,8 @@ class HistoryBuffer(Node):
         )
         self.active = False
         self.rejected = 0
-        self.pub = self.create_publisher(ObservationWindow, topics.WINDOW, qos.LATEST)
+        self.pub = self.create_publisher(ObservationWindow, topics.WINDOW, qos.WINDOW)
+        self._light: dict[int, Observation] = {}  # id(full msg) -> the same observation without images
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
         self.create_subscription(Observation, topics.OBSERVATION, self._on_observation, qos.COMMAND)
         self.get_logger().info(f"window of {self.p.window_size} frames every {self.p.period_s:.3f} s")
@@ -61,12 +69,25 @@ class HistoryBuffer(Node):
         if not self.history.push(msg):
             return  # within the policy period: not a new window frame
         frames, valid = self.history.window()
+        if self.p.images == "newest":
+            kept = {id(f) for f in frames}
+            self._light = {k: v for k, v in self._light.items() if k in kept}
+            frames = [self._without_images(f) for f in frames[:-1]] + [frames[-1]]
         out = ObservationWindow()
         out.header = frames[-1].header
         out.episode_id = self.history.episode_id
         out.observations = frames
         out.valid = valid.tolist()
         self.pub.publish(out)
+
+    def _without_images(self, msg: Observation) -> Observation:
+        light = self._light.get(id(msg))
+        if light is None:
+            light = Observation(header=msg.header, episode_id=msg.episode_id, camera_names=msg.camera_names,
+                                joint_names=msg.joint_names, joint_positions=msg.joint_positions,
+                                joint_velocities=msg.joint_velocities, gripper=msg.gripper, ee_pose=msg.ee_pose)
+            self._light[id(msg)] = light
+        return light
 
 
 def main() -> int:

@@ -18,6 +18,7 @@ from geometry_msgs.msg import Point
 from rclpy.node import Node
 from visualization_msgs.msg import Marker, MarkerArray
 
+from robovla.control.frame_cache import FrameCache
 from robovla.control.intent import predicted_path
 from robovla.msg import ActionChunk, Instruction, ObservationWindow
 from robovla.nodes.common import qos, topics
@@ -25,6 +26,7 @@ from robovla.nodes.common.convert import chunk_to_msg, msg_to_window
 from robovla.nodes.common.params import declare_config
 from robovla.nodes.common.runner import run
 from robovla.policy.registry import load_policy
+from robovla.policy.types import ObservationWindow as Window
 
 
 @dataclass
@@ -53,8 +55,10 @@ class VlaInference(Node):
         self.pub = self.create_publisher(ActionChunk, topics.ACTION_CHUNK, qos.COMMAND)
         self.marker_pub = self.create_publisher(MarkerArray, topics.INTENT_MARKERS, qos.COMMAND)
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
-        self.create_subscription(ObservationWindow, topics.WINDOW, self._on_window, qos.LATEST)
-        self._pending: ObservationWindow | None = None
+        self.frames = FrameCache()
+        self._missing_logged = 0
+        self.create_subscription(ObservationWindow, topics.WINDOW, self._on_window, qos.WINDOW)
+        self._pending: Window | None = None
         self._wake = threading.Condition(self._lock)
         self._running = True
         self._thread = threading.Thread(target=self._inference_loop, name="vla-inference", daemon=True)
@@ -67,8 +71,19 @@ class VlaInference(Node):
             self.instruction, self.episode_id, self.active = msg.instruction, msg.episode_id, bool(msg.active)
 
     def _on_window(self, msg: ObservationWindow) -> None:
+        # Every window passes here (cheap: only its newest frame carries images), so the frame
+        # cache sees every frame even while a slow policy step skips windows.
+        try:
+            window = self.frames.complete(msg_to_window(msg))
+        except ValueError as exc:
+            self.get_logger().error(f"window refused: {exc}", throttle_duration_sec=2.0)
+            return
+        if self.frames.missing > self._missing_logged:
+            self._missing_logged = self.frames.missing
+            self.get_logger().warning(f"{self.frames.missing} window frames were never received: padded and masked",
+                                      throttle_duration_sec=5.0)
         with self._wake:
-            self._pending = msg  # an older window not yet started is superseded
+            self._pending = window  # an older window not yet started is superseded
             self._wake.notify()
 
     def _inference_loop(self) -> None:
@@ -87,16 +102,15 @@ class VlaInference(Node):
             self._wake.notify()
         self._thread.join(timeout=5.0)
 
-    def _infer(self, msg: ObservationWindow) -> None:
+    def _infer(self, window: Window) -> None:
         with self._lock:
             active, episode, instruction = self.active, self.episode_id, self.instruction
             reset, self._reset_pending = self._reset_pending, False
-        if not active or msg.episode_id != episode:
+        if not active or window.episode_id != episode:
             return
         if reset:
             self.policy.reset()
         try:
-            window = msg_to_window(msg)
             start = time.perf_counter()
             chunk = self.policy.step(window, instruction)
             latency = time.perf_counter() - start

@@ -6,6 +6,7 @@ camera frames for GIFs. It owns its rclpy context and spins it on a background t
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -19,11 +20,21 @@ from sensor_msgs.msg import Image
 from robovla.action import ExecuteInstruction, RecordEpisode
 from robovla.nodes.common import qos, topics
 from robovla.control.image import raw_to_rgb
-from robovla.nodes.common.goal_client import GoalOutcome
 from robovla.srv import ResetSim
 
 RESET_SIM = "sim/reset"
 RECORD_EPISODE = "robovla/record_episode"
+
+
+@dataclass
+class GoalOutcome:
+    accepted: bool
+    success: bool = False
+    message: str = ""
+    steps: int = 0
+    duration_s: float = 0.0
+    status: int = 0
+    feedback: list[tuple[int, float, str]] = field(default_factory=list)
 
 
 def wait_future(fut: Future, timeout: float | None = None) -> Any:
@@ -72,6 +83,7 @@ class EpisodeClient:
     # ------------------------------------------------------------------ goals
     def execute(self, instruction: str, timeout_s: float,
                 on_feedback: Callable[[int, float, str], None] | None = None) -> GoalOutcome:
+        """One ExecuteInstruction goal to its end (timeout_s 0: the task manager's default)."""
         outcome = GoalOutcome(True)
 
         def feedback_cb(msg) -> None:
@@ -84,7 +96,7 @@ class EpisodeClient:
         handle = wait_future(self.goal_client.send_goal_async(goal, feedback_callback=feedback_cb), 30.0)
         if not handle.accepted:
             return GoalOutcome(False, message="goal rejected")
-        res = wait_future(handle.get_result_async(), timeout_s + 30.0)
+        res = wait_future(handle.get_result_async(), timeout_s + 30.0 if timeout_s > 0 else None)
         outcome.status = res.status
         outcome.success, outcome.message = res.result.success, res.result.message
         outcome.steps, outcome.duration_s = res.result.steps, res.result.duration_s

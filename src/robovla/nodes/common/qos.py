@@ -12,8 +12,10 @@ from rclpy.qos import (
 SENSOR = qos_profile_sensor_data
 #: velocity / trajectory commands and graph data: reliable, shallow
 COMMAND = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
-#: large graph messages (windows): only the newest matters
+#: large graph messages: only the newest matters
 LATEST = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
+#: observation windows: every one counts (the policy node caches each window's newest frame)
+WINDOW = QoSProfile(depth=4, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
 #: the current instruction: late joiners get it (latched)
 LATCHED = QoSProfile(
     depth=1,
