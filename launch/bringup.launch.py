@@ -1,5 +1,5 @@
 """ros2 launch robovla bringup.launch.py [sim:=true] [robot_ip:=192.168.1.10] [checkpoint:=DIR]
-[cameras:=front,wrist] [namespace:=arm] [control_mode:=twist|joint_trajectory]
+[cameras:=front,wrist] [namespace:=arm] [control_mode:=twist|joint_trajectory] [record:=false] [rviz:=false]
 
 Starts the nodes of config/graph.yaml with config/robovla.yaml, the same description that
 `robovla bringup` uses on machines without launch_ros. With sim:=false and a robot_ip, the
@@ -22,6 +22,7 @@ ARGS = {
     "namespace": ("", "namespace for the whole graph"),
     "control_mode": ("", "twist | joint_trajectory (default: the config's)"),
     "record": ("false", "also start the recorder node (RecordEpisode action, rosbag2 episodes)"),
+    "rviz": ("false", "open RViz with config/robovla.rviz (arm, policy intent, cameras)"),
 }
 
 
@@ -50,6 +51,12 @@ def _nodes(context):
             launch_arguments={"robot_ip": value["robot_ip"], "gripper": "robotiq_2f_85",
                               "launch_rviz": "false"}.items(),
         ))
+    if value["rviz"].lower() in ("1", "true", "yes"):
+        from ament_index_python.packages import get_package_share_directory
+
+        rviz_config = get_package_share_directory("robovla") + "/config/robovla.rviz"
+        actions.append(Node(package="rviz2", executable="rviz2", arguments=["-d", rviz_config],
+                            namespace=value["namespace"] or None, output="screen"))
     return actions
 
 

@@ -72,7 +72,10 @@ def resolve_graph(
         if target is None:
             raise ValueError(f"unknown argument {key!r}; known: {sorted(graph.get('arguments', {}))}")
         merged[target] = value.split(",") if key == "cameras" and isinstance(value, str) else value
-    merged.update(overrides or {})
+    configured = ((params_all.get("vla_inference") or {}).get("ros__parameters") or {}).get("policy")
+    policy = (overrides or {}).get("vla_inference.policy", merged.get("vla_inference.policy", configured))
+    derived = checkpoint_overrides(policy) if policy else {}
+    merged = {**derived, **merged, **(overrides or {})}
     specs: list[NodeSpec] = []
     known = {n["name"] for n in graph["nodes"]}
     for key in merged:
@@ -88,6 +91,26 @@ def resolve_graph(
         params.update({k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)})
         specs.append(NodeSpec(node["name"], node["executable"], params))
     return specs
+
+
+def checkpoint_overrides(policy: str) -> dict[str, Any]:
+    """Graph parameters a VLA checkpoint dictates: the cameras it was trained on, their image size,
+    its window and policy step, so bringing up a checkpoint needs no hand-edited config."""
+    cfg_file = Path(str(policy)).expanduser() / "vla_config.yaml"
+    if not cfg_file.is_file():
+        return {}  # scripted placeholders, module:factory policies
+    cfg = yaml.safe_load(cfg_file.read_text()) or {}
+    out: dict[str, Any] = {}
+    if cfg.get("cameras"):
+        out["camera_sync.cameras"] = list(cfg["cameras"])
+        out["camera_sync.compressed"] = [False] * len(cfg["cameras"])
+    if cfg.get("image_size"):
+        out["camera_sync.image_width"] = out["camera_sync.image_height"] = int(cfg["image_size"])
+    if cfg.get("window"):
+        out["history_buffer.window_size"] = int(cfg["window"])
+    if cfg.get("dt"):
+        out["history_buffer.period_s"] = float(cfg["dt"])
+    return out
 
 
 def write_params_file(specs: list[NodeSpec], path: Path) -> Path:

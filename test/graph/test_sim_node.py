@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from geometry_msgs.msg import Twist  # noqa: E402
 from rclpy.action import ActionClient  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from sensor_msgs.msg import Image, JointState  # noqa: E402
+from std_msgs.msg import String  # noqa: E402
 
 from robovla.control import kinematics  # noqa: E402
 from robovla.nodes.common import qos, topics  # noqa: E402
@@ -59,7 +61,12 @@ def test_sim_node_speaks_kortex_interfaces(sim_proc) -> None:
         node.create_subscription(JointState, topics.JOINT_STATES, joints.append, qos.SENSOR)
         for cam in ("front", "wrist"):
             node.create_subscription(Image, topics.camera_topic(cam), lambda m, c=cam: images.__setitem__(c, m), qos.SENSOR)
+        description: list[String] = []
+        node.create_subscription(String, "robot_description", description.append, qos.LATCHED)
         assert _spin_until(node, lambda: joints and len(images) == 2, 60.0), "no joint states / images from the sim"
+        assert _spin_until(node, lambda: description, 10.0), "no latched robot_description for RViz"
+        urdf = ET.fromstring(description[0].data)
+        assert {j.get("name") for j in urdf.findall("joint")} >= set(kinematics.GEN3_JOINT_NAMES)
         js = joints[-1]
         assert list(js.name) == list(kinematics.GEN3_JOINT_NAMES) + ["robotiq_85_left_knuckle_joint"]
         img = images["front"]

@@ -4,7 +4,8 @@ Speaks exactly what the real driver does, so nothing upstream knows the arm is s
   sub  twist_controller/commands                 geometry_msgs/Twist, TOOL frame, m/s + deg/s, no timeout
   sub  joint_trajectory_controller/joint_trajectory  trajectory_msgs/JointTrajectory
   act  robotiq_gripper_controller/gripper_cmd    control_msgs/ParallelGripperCommand (0 open .. 0.8 closed)
-  pub  joint_states (joint_1..7 + robotiq_85_left_knuckle_joint), camera/<name>/image_raw (rgb8), /tf
+  pub  joint_states (joint_1..7 + robotiq_85_left_knuckle_joint), camera/<name>/image_raw (rgb8), /tf,
+       robot_description (URDF generated from the MJCF, latched, for RViz)
 plus the simulator's own: robovla/task_outcome when the running task's checker fires for the
 current episode (robovla/instruction), and the sim/reset service (robovla/srv/ResetSim: a new
 seeded scene, or with keep_scene the next task of a CALVIN-style chain from the scene as it is).
@@ -27,6 +28,7 @@ from rclpy.action import ActionServer
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import String
 from tf2_msgs.msg import TFMessage
 from trajectory_msgs.msg import JointTrajectory
 
@@ -39,6 +41,7 @@ from robovla.nodes.common.runner import run, side_node
 from robovla.sim.config import SimConfig
 from robovla.sim.env import Gen3SimEnv
 from robovla.sim.expert import ScriptedExpert
+from robovla.sim.urdf import gen3_urdf
 from robovla.srv import ResetSim
 
 GRIPPER_JOINT = "robotiq_85_left_knuckle_joint"
@@ -83,6 +86,9 @@ class SimNode(Node):
         self.joint_pub = self.create_publisher(JointState, topics.JOINT_STATES, qos.SENSOR)
         self.cam_pubs = {c: self.create_publisher(Image, topics.camera_topic(c), qos.SENSOR) for c in cfg.cameras}
         self.tf_pub = self.create_publisher(TFMessage, "/tf", 10)
+        # what robot_state_publisher provides on a real arm: RViz's RobotModel reads it
+        self.description_pub = self.create_publisher(String, "robot_description", qos.LATCHED)
+        self.description_pub.publish(String(data=gen3_urdf(self.env.model)))
         self.outcome_pub = self.create_publisher(TaskOutcome, topics.TASK_OUTCOME, qos.COMMAND)
         self.active = False
         self.expert: ScriptedExpert | None = None
