@@ -14,7 +14,7 @@ pytest.importorskip("robovla.msg", reason="interfaces not built: run `make setup
 from robovla.cli.bringup import start_graph, stop_graph  # noqa: E402
 from robovla.graph import resolve_graph  # noqa: E402
 
-GRAPH_NODES = ("task_manager", "camera_sync", "history_buffer", "vla_inference", "action_smoother", "kinova_control")
+from graph_helpers import GRAPH_NODES  # noqa: E402
 
 
 class Graph:

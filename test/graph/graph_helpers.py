@@ -25,6 +25,10 @@ from robovla.nodes.common.convert import to_time
 HOME = kinematics.HOME_POSITION
 
 
+#: the robot-side graph the integration tests start (the sim is replaced by KortexPeer)
+GRAPH_NODES = ("task_manager", "camera_sync", "history_buffer", "vla_inference", "action_smoother", "kinova_control")
+
+
 class KortexPeer(Node):
     def __init__(self, context=None, cameras=("front", "wrist"), width=320, height=240, camera_hz=30.0,
                  joint_hz=100.0):

@@ -20,7 +20,7 @@ from robovla.msg import ActionChunk, ArmCommand
 from robovla.nodes.common import topics
 from robovla.nodes.common.convert import to_time
 
-from graph_helpers import PeerRunner, wait_for
+from graph_helpers import GRAPH_NODES, PeerRunner, wait_for
 
 pytestmark = pytest.mark.ros
 
@@ -40,6 +40,9 @@ def graph(graph_factory, peer):
     g = graph_factory({"vla_inference.policy": "scripted:forward", "task_manager.default_timeout_s": 30.0})
     client = ActionClient(peer, ExecuteInstruction, topics.EXECUTE_INSTRUCTION)
     assert client.wait_for_server(timeout_sec=60), "task_manager action server never came up"
+    # ready = every node is on the graph and synchronized observations flow
+    assert wait_for(lambda: set(GRAPH_NODES) <= set(peer.get_node_names()), 60), peer.get_node_names()
+    assert wait_for(lambda: peer.take("observation"), 30), "no observations from camera_sync"
     g.client = client
     yield g
     assert all(g.alive().values()), f"a node died during the tests: {g.alive()}"

@@ -50,7 +50,8 @@ class SimSession:
         log.info("graph: %s (logs in %s)", ", ".join(s.name for s in self.specs), self.log_dir)
         try:
             self.client = EpisodeClient(camera=self.camera)
-            missing = self.client.wait_ready(self.ready_timeout, recorder=self.recorder)
+            missing = self.client.wait_ready(self.ready_timeout, recorder=self.recorder,
+                                             nodes=tuple(s.name for s in self.specs))
             if missing:
                 raise RuntimeError(f"{missing}; {self.dead_report() or 'see the node logs in ' + str(self.log_dir)}")
         except BaseException:

@@ -42,7 +42,7 @@ class HistoryBuffer(Node):
         self.active = False
         self.rejected = 0
         self.pub = self.create_publisher(ObservationWindow, topics.WINDOW, qos.WINDOW)
-        self._light: dict[int, Observation] = {}  # id(full msg) -> the same observation without images
+        self._light: dict[tuple[int, int], Observation] = {}  # stamp -> the observation without images
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
         self.create_subscription(Observation, topics.OBSERVATION, self._on_observation, qos.COMMAND)
         self.get_logger().info(f"window of {self.p.window_size} frames every {self.p.period_s:.3f} s")
@@ -70,7 +70,7 @@ class HistoryBuffer(Node):
             return  # within the policy period: not a new window frame
         frames, valid = self.history.window()
         if self.p.images == "newest":
-            kept = {id(f) for f in frames}
+            kept = {_key(f) for f in frames}
             self._light = {k: v for k, v in self._light.items() if k in kept}
             frames = [self._without_images(f) for f in frames[:-1]] + [frames[-1]]
         out = ObservationWindow()
@@ -81,13 +81,19 @@ class HistoryBuffer(Node):
         self.pub.publish(out)
 
     def _without_images(self, msg: Observation) -> Observation:
-        light = self._light.get(id(msg))
+        light = self._light.get(_key(msg))
         if light is None:
             light = Observation(header=msg.header, episode_id=msg.episode_id, camera_names=msg.camera_names,
                                 joint_names=msg.joint_names, joint_positions=msg.joint_positions,
                                 joint_velocities=msg.joint_velocities, gripper=msg.gripper, ee_pose=msg.ee_pose)
-            self._light[id(msg)] = light
+            self._light[_key(msg)] = light
         return light
+
+
+def _key(msg: Observation) -> tuple[int, int]:
+    # stamps are unique within a history (older or equal ones are refused); object ids are not
+    # (CPython reuses the address of a freed message)
+    return (msg.header.stamp.sec, msg.header.stamp.nanosec)
 
 
 def main() -> int:

@@ -6,6 +6,7 @@ camera frames for GIFs. It owns its rclpy context and spins it on a background t
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -65,8 +66,16 @@ class EpisodeClient:
         self._thread.start()
 
     # ------------------------------------------------------------------ readiness
-    def wait_ready(self, timeout: float, recorder: bool = False) -> str | None:
-        """None when the graph answers, else what is missing."""
+    def wait_ready(self, timeout: float, recorder: bool = False, nodes: tuple[str, ...] = ()) -> str | None:
+        """None when the graph answers (and every named node is on it), else what is missing."""
+        deadline = time.monotonic() + timeout
+        while True:
+            missing = set(nodes) - set(self.node.get_node_names())
+            if not missing:
+                break
+            if time.monotonic() > deadline:
+                return f"nodes never came up: {sorted(missing)}"
+            time.sleep(0.1)
         if not self.reset_client.wait_for_service(timeout_sec=timeout):
             return f"no sim reset service on {RESET_SIM}"
         if not self.goal_client.wait_for_server(timeout_sec=timeout):
