@@ -95,7 +95,10 @@ def resolve_graph(
 
 def checkpoint_overrides(policy: str) -> dict[str, Any]:
     """Graph parameters a VLA checkpoint dictates: the cameras it was trained on, their image size,
-    its window and policy step, so bringing up a checkpoint needs no hand-edited config."""
+    its window and policy step, so bringing up a checkpoint needs no hand-edited config.
+
+    Reads vla_config.yaml as plain YAML rather than through robovla.model.VLAConfig: the launch
+    file calls this, and importing the model core would pull torch into every launch."""
     cfg_file = Path(str(policy)).expanduser() / "vla_config.yaml"
     if not cfg_file.is_file():
         return {}  # scripted placeholders, module:factory policies

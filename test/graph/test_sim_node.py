@@ -102,7 +102,7 @@ def test_sim_node_speaks_kortex_interfaces(sim_proc) -> None:
         assert res_fut.result().result.state.position[0] > 0.7
 
         # reset service
-        cli = node.create_client(ResetSim, "sim/reset")
+        cli = node.create_client(ResetSim, topics.RESET_SIM)
         assert cli.wait_for_service(timeout_sec=10.0)
         req = ResetSim.Request(task="open_drawer", seed=3)
         fut = cli.call_async(req)

@@ -42,7 +42,6 @@ class HistoryBuffer(Node):
         self.active = False
         self.rejected = 0
         self.pub = self.create_publisher(ObservationWindow, topics.WINDOW, qos.WINDOW)
-        self._light: dict[tuple[int, int], Observation] = {}  # stamp -> the observation without images
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
         self.create_subscription(Observation, topics.OBSERVATION, self._on_observation, qos.COMMAND)
         self.get_logger().info(f"window of {self.p.window_size} frames every {self.p.period_s:.3f} s")
@@ -70,9 +69,7 @@ class HistoryBuffer(Node):
             return  # within the policy period: not a new window frame
         frames, valid = self.history.window()
         if self.p.images == "newest":
-            kept = {_key(f) for f in frames}
-            self._light = {k: v for k, v in self._light.items() if k in kept}
-            frames = [self._without_images(f) for f in frames[:-1]] + [frames[-1]]
+            frames = [_without_images(f) for f in frames[:-1]] + [frames[-1]]
         out = ObservationWindow()
         out.header = frames[-1].header
         out.episode_id = self.history.episode_id
@@ -80,20 +77,12 @@ class HistoryBuffer(Node):
         out.valid = valid.tolist()
         self.pub.publish(out)
 
-    def _without_images(self, msg: Observation) -> Observation:
-        light = self._light.get(_key(msg))
-        if light is None:
-            light = Observation(header=msg.header, episode_id=msg.episode_id, camera_names=msg.camera_names,
-                                joint_names=msg.joint_names, joint_positions=msg.joint_positions,
-                                joint_velocities=msg.joint_velocities, gripper=msg.gripper, ee_pose=msg.ee_pose)
-            self._light[_key(msg)] = light
-        return light
 
-
-def _key(msg: Observation) -> tuple[int, int]:
-    # stamps are unique within a history (older or equal ones are refused); object ids are not
-    # (CPython reuses the address of a freed message)
-    return (msg.header.stamp.sec, msg.header.stamp.nanosec)
+def _without_images(msg: Observation) -> Observation:
+    """The same observation minus its images (a few small fields: cheaper than caching copies)."""
+    return Observation(header=msg.header, episode_id=msg.episode_id, camera_names=msg.camera_names,
+                       joint_names=msg.joint_names, joint_positions=msg.joint_positions,
+                       joint_velocities=msg.joint_velocities, gripper=msg.gripper, ee_pose=msg.ee_pose)
 
 
 def main() -> int:

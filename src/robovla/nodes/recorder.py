@@ -33,8 +33,6 @@ from robovla.nodes.common import qos, topics
 from robovla.nodes.common.params import declare_config
 from robovla.nodes.common.runner import run, side_node
 
-RECORD_EPISODE = "robovla/record_episode"
-STOP_RECORDING = "robovla/stop_recording"
 
 
 @dataclass
@@ -72,13 +70,13 @@ class Recorder(Node):
         for topic, cls, type_name, profile in streams:
             self.create_subscription(cls, topic, self._make_cb("/" + topic.lstrip("/"), type_name), profile,
                                      raw=True)
-        self.create_service(Trigger, STOP_RECORDING, self._on_stop)
+        self.create_service(Trigger, topics.STOP_RECORDING, self._on_stop)
         self.create_subscription(TaskOutcome, topics.TASK_OUTCOME, self._on_outcome, qos.COMMAND)
-        self.server = ActionServer(side_node(self), RecordEpisode, RECORD_EPISODE, execute_callback=self._execute,
+        self.server = ActionServer(side_node(self), RecordEpisode, topics.RECORD_EPISODE, execute_callback=self._execute,
                                    goal_callback=lambda _g: GoalResponse.ACCEPT,
                                    cancel_callback=lambda _h: CancelResponse.ACCEPT,
                                    callback_group=ReentrantCallbackGroup())
-        self.get_logger().info(f"ready: {RECORD_EPISODE} -> {self.root} (cameras {self.p.cameras})")
+        self.get_logger().info(f"ready: {topics.RECORD_EPISODE} -> {self.root} (cameras {self.p.cameras})")
 
     def _make_cb(self, topic: str, type_name: str):
         is_cam = topic.startswith("/camera/")

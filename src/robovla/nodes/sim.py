@@ -80,6 +80,7 @@ class SimNode(Node):
         self.env = Gen3SimEnv(cfg)
         self.lock = threading.Lock()
         self.episode = self.env.reset(self.p.task or None, self.p.seed, split=self.p.split)
+        self.sim_state = self.env.state()  # privileged state after the last step: checker + expert read it
         self.seed = self.p.seed
         self.episode_id = ""
         self.reported = False
@@ -104,7 +105,7 @@ class SimNode(Node):
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
         ActionServer(side_node(self), ParallelGripperCommand, topics.GRIPPER_ACTION, self._on_gripper,
                      callback_group=ReentrantCallbackGroup())
-        self.create_service(ResetSim, "sim/reset", self._on_reset)
+        self.create_service(ResetSim, topics.RESET_SIM, self._on_reset)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sim-loop", daemon=True)
         self._thread.start()
@@ -178,6 +179,7 @@ class SimNode(Node):
                 else:
                     task = request.task or (self.episode.task.name if self.episode.task else None)
                     self.episode = self.env.reset(task, self.seed, split=self.p.split)
+                self.sim_state = self.env.state()
             except (ValueError, RuntimeError) as exc:
                 response.success, response.message = False, str(exc)
                 return response
@@ -198,13 +200,13 @@ class SimNode(Node):
         while not self._stop.is_set():
             with self.lock:
                 command = self._expert_command()
-                self.env.step()
+                self.sim_state = self.env.step()
                 stamp = self.get_clock().now().to_msg()
                 q, knuckle = self.env.joint_positions(), self.env.gripper_knuckle()
                 qd = self.env.joint_velocities()
                 frames = self.env.render() if k % render_every == 0 else None
                 tfs = self._transforms(stamp)
-                fire = bool(self.episode_id) and not self.reported and self.env.success()
+                fire = bool(self.episode_id) and not self.reported and self.env.success(self.sim_state)
                 if fire:
                     self.reported = True
                 episode_id = self.episode_id
@@ -244,7 +246,7 @@ class SimNode(Node):
         if self._expert_episode != self.episode_id:
             self.expert.reset(self.episode)
             self._expert_episode = self.episode_id
-        action = self.expert.act(self.env.state())
+        action = self.expert.act(self.sim_state)
         dt = self.env.config.control_dt
         cmd = ArmCommand(episode_id=self.episode_id, gripper=float(action[6]))
         cmd.header = self._header(self.get_clock().now().to_msg(), "base_link")

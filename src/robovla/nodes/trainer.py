@@ -21,10 +21,10 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
 from robovla.action import TrainPolicy
+from robovla.nodes.common import topics
 from robovla.nodes.common.params import declare_config
 from robovla.nodes.common.runner import run, side_node
 
-TRAIN_POLICY = "robovla/train_policy"
 
 
 @dataclass
@@ -44,11 +44,11 @@ class Trainer(Node):
         self.p = declare_config(self, TrainerParams)
         self._busy = threading.Lock()
         self.server = ActionServer(
-            side_node(self), TrainPolicy, TRAIN_POLICY, execute_callback=self._execute,
+            side_node(self), TrainPolicy, topics.TRAIN_POLICY, execute_callback=self._execute,
             goal_callback=lambda _g: GoalResponse.ACCEPT, cancel_callback=lambda _h: CancelResponse.ACCEPT,
             callback_group=ReentrantCallbackGroup(),
         )
-        self.get_logger().info(f"ready: {TRAIN_POLICY} (default preset {self.p.default_preset})")
+        self.get_logger().info(f"ready: {topics.TRAIN_POLICY} (default preset {self.p.default_preset})")
 
     def _execute(self, handle) -> TrainPolicy.Result:
         goal = handle.request

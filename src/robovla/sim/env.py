@@ -337,11 +337,12 @@ class Gen3SimEnv:
         assert self._start_state is not None
         return self._start_state
 
-    def success(self) -> bool:
-        """Whether the running episode's task checker fires on the current state."""
+    def success(self, state: PrivilegedState | None = None) -> bool:
+        """Whether the running episode's task checker fires on `state` (default: the current one;
+        pass the state step() returned to avoid building it twice)."""
         if self.episode is None or self.episode.task is None:
             return False
-        return self.episode.task.check(self.episode.params, self.start_state, self.state())
+        return self.episode.task.check(self.episode.params, self.start_state, state or self.state())
 
     # ------------------------------------------------------------------ rendering
     def render(self, cameras: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:

@@ -23,8 +23,6 @@ from robovla.nodes.common import qos, topics
 from robovla.control.image import raw_to_rgb
 from robovla.srv import ResetSim
 
-RESET_SIM = "sim/reset"
-RECORD_EPISODE = "robovla/record_episode"
 
 
 @dataclass
@@ -55,8 +53,8 @@ class EpisodeClient:
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.goal_client = ActionClient(self.node, ExecuteInstruction, topics.EXECUTE_INSTRUCTION)
-        self.record_client = ActionClient(self.node, RecordEpisode, RECORD_EPISODE)
-        self.reset_client = self.node.create_client(ResetSim, RESET_SIM)
+        self.record_client = ActionClient(self.node, RecordEpisode, topics.RECORD_EPISODE)
+        self.reset_client = self.node.create_client(ResetSim, topics.RESET_SIM)
         self._lock = threading.Lock()
         self._capturing = False
         self._frames: list[np.ndarray] = []
@@ -77,11 +75,11 @@ class EpisodeClient:
                 return f"nodes never came up: {sorted(missing)}"
             time.sleep(0.1)
         if not self.reset_client.wait_for_service(timeout_sec=timeout):
-            return f"no sim reset service on {RESET_SIM}"
+            return f"no sim reset service on {topics.RESET_SIM}"
         if not self.goal_client.wait_for_server(timeout_sec=timeout):
             return f"no ExecuteInstruction server on {topics.EXECUTE_INSTRUCTION}"
         if recorder and not self.record_client.wait_for_server(timeout_sec=timeout):
-            return f"no recorder on {RECORD_EPISODE}"
+            return f"no recorder on {topics.RECORD_EPISODE}"
         return None
 
     # ------------------------------------------------------------------ sim
@@ -111,9 +109,13 @@ class EpisodeClient:
         outcome.steps, outcome.duration_s = res.result.steps, res.result.duration_s
         return outcome
 
-    def start_recording(self, instruction: str, episode_id: str, notes: str = ""):
-        goal = RecordEpisode.Goal(instruction=instruction, episode_id=episode_id, operator_notes=notes)
-        handle = wait_future(self.record_client.send_goal_async(goal), 30.0)
+    def start_recording(self, instruction: str, episode_id: str, notes: str = "", max_duration_s: float = 0.0,
+                        on_feedback: Callable[[Any], None] | None = None):
+        """Start a RecordEpisode goal; its handle (RuntimeError if the recorder rejects it)."""
+        goal = RecordEpisode.Goal(instruction=instruction, episode_id=episode_id, operator_notes=notes,
+                                  max_duration_s=float(max_duration_s))
+        cb = (lambda m: on_feedback(m.feedback)) if on_feedback else None
+        handle = wait_future(self.record_client.send_goal_async(goal, feedback_callback=cb), 30.0)
         if not handle.accepted:
             raise RuntimeError(f"the recorder rejected episode {episode_id}")
         return handle

@@ -22,6 +22,10 @@ INTENT_MARKERS = "robovla/intent_markers"
 EXECUTE_INSTRUCTION = "robovla/execute_instruction"
 REPORT_OUTCOME = "robovla/report_outcome"
 CONTROL_RESET_FAULT = "robovla/reset_fault"
+RECORD_EPISODE = "robovla/record_episode"
+STOP_RECORDING = "robovla/stop_recording"
+TRAIN_POLICY = "robovla/train_policy"
+RESET_SIM = "sim/reset"  # the simulator's own service (robovla/srv/ResetSim)
 
 
 def camera_topic(name: str, compressed: bool = False) -> str:
