@@ -7,6 +7,10 @@ recorder node, sends the instruction as an ExecuteInstruction goal that the expe
 through kinova_control and the ros2_kortex interfaces, and finishes the recording when the goal
 ends. The episode's success flag comes from the sim's task checker (a timed-out episode is kept,
 flagged unsuccessful). The sim runs in real time so the bags have the rates of a real arm.
+
+With --offline no graph starts: the same simulator and expert run in-process, faster than real
+time, and write the same bag layout stamped with simulation time (robovla.sim.recording); this
+is how `make train-demo` collects its demonstrations.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ def register(sub, help_text: str) -> None:
     p.add_argument("--timeout", type=float, default=15.0, help="seconds per episode")
     p.add_argument("--cameras", default="front,wrist", help="comma-separated cameras to record")
     p.add_argument("--logs", default=None, help="directory for the node logs")
+    p.add_argument("--offline", action="store_true", help="in-process sim + expert, no ROS graph, faster than real time")
+    p.add_argument("--keep-failures", action="store_true", help="--offline: keep bags of failed demos (flagged)")
     p.set_defaults(func=run)
 
 
@@ -45,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     cameras = [c for c in args.cameras.split(",") if c]
+    if args.offline:
+        return _run_offline(plans, out, cameras, args)
     overrides = {"sim.expert": True, "sim.expert_noise": args.noise, "sim.speed": 1.0, "sim.split": "train",
                  "sim.task": plans[0].first_task, "sim.seed": plans[0].seed, "task_manager.success_source": "topic",
                  "recorder.output_dir": str(out), "recorder.cameras": cameras, "recorder.default_success": False}
@@ -66,4 +74,36 @@ def run(args: argparse.Namespace) -> int:
             ok += outcome.success
             bar.set_postfix(success=f"{ok}/{plan.index + 1}")
     print(f"{ok}/{len(plans)} successful demonstrations recorded in {out}")
+    return 0
+
+
+def _run_offline(plans, out: Path, cameras: list[str], args: argparse.Namespace) -> int:
+    import shutil
+
+    from tqdm import tqdm
+
+    from robovla.graph import resolve_graph
+    from robovla.sim.env import Gen3SimEnv
+    from robovla.sim.recording import record_expert_demo
+
+    # the camera rate the sim node publishes in the graph (config/robovla.yaml): train as deployed
+    sim_spec = next(s for s in resolve_graph(sim=True) if s.name == "sim")
+    camera_hz = float(sim_spec.parameters.get("camera_hz", 15.0))
+    ok = 0
+    with Gen3SimEnv() as env:
+        try:
+            env.config.max_episode_s = float(args.timeout)
+            bar = tqdm(plans, desc="collect (offline)", unit="ep", file=sys.stderr)
+            for plan in bar:
+                demo = record_expert_demo(env, out, plan.first_task, plan.seed, cameras=tuple(cameras),
+                                          camera_hz=camera_hz, noise=args.noise, split="train")
+                ok += demo.success
+                if not demo.success and not args.keep_failures:
+                    shutil.rmtree(demo.path)
+                bar.set_postfix(success=f"{ok}/{plan.index + 1}")
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    kept = "" if args.keep_failures else " (failed ones discarded)"
+    print(f"{ok}/{len(plans)} successful demonstrations recorded in {out}{kept}")
     return 0

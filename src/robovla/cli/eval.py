@@ -36,7 +36,7 @@ def register(sub, help_text: str) -> None:
     p.add_argument("--episodes", type=int, default=20, help="episodes (chains); tasks rotate over them")
     p.add_argument("--out", required=True, help="results JSON (FILE.md, FILE_chain.png, FILE_ep*.gif beside it)")
     p.add_argument("--chain", type=int, default=1, help="tasks in a row per episode (CALVIN uses 5)")
-    p.add_argument("--tasks", default="", help="comma-separated first tasks (default: all)")
+    p.add_argument("--tasks", default="", help="comma-separated tasks: first tasks and chain continuations (default: all)")
     p.add_argument("--seed", type=int, default=None, help="first scene seed (default: the held-out range)")
     p.add_argument("--split", default="eval", choices=["train", "eval", "all"], help="instruction phrasings")
     p.add_argument("--timeout", type=float, default=15.0, help="sim seconds per task")
@@ -73,8 +73,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out)
+    tasks = [t for t in args.tasks.split(",") if t]
     overrides = {"sim.expert": expert, "sim.speed": speed, "sim.split": args.split, "sim.task": plans[0].first_task,
-                 "sim.seed": plans[0].seed, "task_manager.success_source": "topic"}
+                 "sim.seed": plans[0].seed, "sim.chain_tasks": tasks, "task_manager.success_source": "topic"}
     if expert and args.gif == 0:
         overrides["sim.camera_hz"] = 1.0  # the expert needs no images: rendering would cap the speed
     arguments = {} if expert else {"checkpoint": str(Path(args.policy).resolve())}

@@ -28,6 +28,16 @@ from robovla.model.heads import FlowHead, build_head
 log = logging.getLogger(__name__)
 
 VISION_LORA_EXTRA = ("qkv", "out_proj", "fc1", "fc2")
+STATE_DIM = 8  # 7 joint angles (rad) + gripper (0 open .. 1 closed)
+STATE_FEATURES = 15  # sin and cos of each joint angle + gripper: bounded, wrap-free, no statistics needed
+
+
+def state_features(state: torch.Tensor) -> torch.Tensor:
+    """(..., 8) joints + gripper -> (..., 15) [sin q, cos q, gripper]."""
+    if state.shape[-1] != STATE_DIM:
+        raise ValueError(f"state must have {STATE_DIM} values (7 joints + gripper) in its last dim, got {tuple(state.shape)}")
+    q = state[..., :7]
+    return torch.cat([torch.sin(q), torch.cos(q), state[..., 7:]], dim=-1)
 
 
 class VLAModel(nn.Module):
@@ -51,6 +61,11 @@ class VLAModel(nn.Module):
             )
         elif backbone.vocab_size <= cfg.num_bins:
             raise ValueError(f"vocabulary of {backbone.vocab_size} is too small for {cfg.num_bins} action bins")
+        self.state_proj: nn.Module | None = None
+        if cfg.state_input:
+            self.state_proj = nn.Sequential(
+                nn.Linear(STATE_FEATURES, backbone.hidden_size), nn.GELU(), nn.Linear(backbone.hidden_size, backbone.hidden_size)
+            )
         self.lora_module_names: list[str] = []
         self._apply_finetune()
 
@@ -214,15 +229,35 @@ class VLAModel(nn.Module):
             raise ValueError(f"actions hold {actions.shape[2]} future steps but the model predicts chunks of {k}")
         valid = batch["valid"].bool()
         mask = batch["action_mask"].bool()[:, :, :k]
+        state = batch.get("state")
+        if self.cfg.state_input:
+            if state is None:
+                raise KeyError("batch is missing 'state' (the model was configured with state_input)")
+            state = torch.as_tensor(state)
+            if state.shape[:2] != (b, t):
+                raise ValueError(f"state must have shape (B={b}, T={t}, {STATE_DIM}), got {tuple(state.shape)}")
         if self.cfg.effective_window == 1:
             images, actions, mask, valid = images[:, -1:], actions[:, -1:], mask[:, -1:], valid[:, -1:]
+            state = state[:, -1:] if state is not None else None
         dev = self.device
-        return {
+        out = {
             "images": images,
             "actions": actions[:, :, :k].to(dev, torch.float32),
             "mask": (mask & valid.unsqueeze(-1)).to(dev),
             "valid": valid.to(dev),
         }
+        if self.cfg.state_input:
+            out["state"] = state.to(dev, torch.float32)
+        return out
+
+    def with_state(self, feats: torch.Tensor, state: torch.Tensor | None) -> torch.Tensor:
+        """Add the proprioceptive embedding to per-frame features (B, T', D) when configured."""
+        if self.state_proj is None:
+            return feats
+        if state is None:
+            raise ValueError("this model reads the robot state (state_input=True) but none was given")
+        emb = self.state_proj(state_features(state.to(feats.device, torch.float32)).to(feats.dtype))
+        return feats + emb
 
     # ------------------------------------------------------------------ losses
     def compute_loss(self, batch: dict[str, Any]) -> dict[str, Any]:
@@ -232,7 +267,7 @@ class VLAModel(nn.Module):
         if self.cfg.is_discrete:
             return self._discrete_loss(w, text_ids)
         target = self.action_stats.normalize(w["actions"])  # (B, T', k, A)
-        feats = self.window_features(w["images"], text_ids)
+        feats = self.with_state(self.window_features(w["images"], text_ids), w.get("state"))
         m = w["mask"].float()
         denom = m.sum().clamp(min=1.0)
         if isinstance(self.head, FlowHead):
@@ -355,7 +390,8 @@ class VLAModel(nn.Module):
         return torch.cat([arm[:, -1], (grip[:, -1] > 0).to(arm.dtype).unsqueeze(-1)], dim=-1)
 
     @torch.no_grad()
-    def predict(self, images: torch.Tensor, valid: torch.Tensor, instruction: str | Sequence[str]) -> torch.Tensor:
+    def predict(self, images: torch.Tensor, valid: torch.Tensor, instruction: str | Sequence[str],
+                state: torch.Tensor | None = None) -> torch.Tensor:
         """RAW (unnormalised) chunk for the newest frame of each window: images (B, T, n_cams, H, W, 3) -> (B, k, A).
 
         This recomputes every frame; `VLAPolicy` uses the per-frame cache instead."""
@@ -363,11 +399,12 @@ class VLAModel(nn.Module):
         text_ids = self._batch_text(instruction)
         if self.cfg.effective_window == 1:
             images, valid = images[:, -1:], valid[:, -1:]
+            state = state[:, -1:] if state is not None else None
         if self.cfg.is_discrete:
             bins = self.decode_discrete(images[:, -1], text_ids)
             norm = undiscretize(bins, self.cfg.num_bins)
         else:
-            feats = self.window_features(images, text_ids)
+            feats = self.with_state(self.window_features(images, text_ids), state)
             norm = self.predict_normalized_from_features(feats, valid.to(self.device))
         return self.action_stats.unnormalize(norm.float().cpu())
 

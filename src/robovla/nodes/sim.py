@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from control_msgs.action import ParallelGripperCommand
@@ -38,9 +38,10 @@ from robovla.nodes.common import qos, topics
 from robovla.nodes.common.convert import rgb_to_image, to_sec
 from robovla.nodes.common.params import declare_config
 from robovla.nodes.common.runner import run, side_node
-from robovla.sim.config import SimConfig
+from robovla.sim.config import SimConfig, camera_due
 from robovla.sim.env import Gen3SimEnv
 from robovla.sim.expert import ScriptedExpert
+from robovla.sim.tasks import get_task
 from robovla.sim.urdf import gen3_urdf
 from robovla.srv import ResetSim
 
@@ -62,6 +63,7 @@ class SimNodeParams:
     task: str = ""  # task at start ("" = neutral scene until sim/reset)
     seed: int = 0
     split: str = "train"  # instruction phrasings: train | eval | all
+    chain_tasks: list[str] = field(default_factory=list)  # tasks a chain may continue with ([] = all)
 
     def __post_init__(self) -> None:
         if not self.speed > 0:
@@ -70,6 +72,8 @@ class SimNodeParams:
             raise ValueError("camera_hz must be positive")
         if self.split not in ("train", "eval", "all"):
             raise ValueError(f"split must be train, eval or all, got {self.split!r}")
+        for name in self.chain_tasks:
+            get_task(name)  # an unknown name fails at startup, naming the choices
 
 
 class SimNode(Node):
@@ -174,7 +178,8 @@ class SimNode(Node):
             try:
                 if request.keep_scene:
                     task = request.task or None  # empty: any task feasible from here
-                    self.episode = self.env.continue_with(task, self.seed, split=self.p.split)
+                    self.episode = self.env.continue_with(task, self.seed, split=self.p.split,
+                                                          candidates=self.p.chain_tasks or None)
                     task = self.episode.task.name
                 else:
                     task = request.task or (self.episode.task.name if self.episode.task else None)
@@ -194,7 +199,6 @@ class SimNode(Node):
     # ---------------------------------------------------------------- loop
     def _loop(self) -> None:
         cfg = self.env.config
-        render_every = max(1, int(round(cfg.control_hz / self.p.camera_hz)))
         k = 0
         next_t = time.monotonic()
         while not self._stop.is_set():
@@ -204,7 +208,7 @@ class SimNode(Node):
                 stamp = self.get_clock().now().to_msg()
                 q, knuckle = self.env.joint_positions(), self.env.gripper_knuckle()
                 qd = self.env.joint_velocities()
-                frames = self.env.render() if k % render_every == 0 else None
+                frames = self.env.render() if camera_due(k, cfg.control_hz, self.p.camera_hz) else None
                 tfs = self._transforms(stamp)
                 fire = bool(self.episode_id) and not self.reported and self.env.success(self.sim_state)
                 if fire:

@@ -72,3 +72,15 @@ class SimConfig:
         d["cameras"] = list(self.cameras)
         d["ready_tcp"] = list(self.ready_tcp)
         return d
+
+
+def camera_due(step: int, control_hz: float, camera_hz: float) -> bool:
+    """Whether control step `step` renders a camera frame, so frames come at camera_hz on average.
+
+    A fixed "every round(control_hz / camera_hz) steps" would turn 20 Hz into 25 Hz at 50 Hz
+    control; counting frames owed keeps the mean rate exact (20 Hz: periods of 40 and 60 ms).
+    """
+    if camera_hz >= control_hz:
+        return True
+    ratio = camera_hz / control_hz
+    return step == 0 or int(step * ratio + 1e-9) != int((step - 1) * ratio + 1e-9)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 import mujoco
 import numpy as np
@@ -112,7 +113,8 @@ class Gen3SimEnv:
         log.debug("reset: task=%s seed=%d instruction=%r", episode.task.name if episode.task else None, seed, episode.instruction)
         return episode
 
-    def continue_with(self, task: str | None = None, seed: int = 0, split: str = "train") -> Episode:
+    def continue_with(self, task: str | None = None, seed: int = 0, split: str = "train",
+                      candidates: Sequence[str] | None = None) -> Episode:
         """Start the next task of a chain from the scene as it is (no physics reset).
 
         The task's checker then compares against the state now, so each link of a chain is judged
@@ -122,7 +124,8 @@ class Gen3SimEnv:
             raise ValueError("continue_with needs a scene: call reset() first")
         self.stop()
         state = self.state()
-        episode = continue_episode(task, np.random.default_rng(seed), state, self.episode.layout, split=split)
+        episode = continue_episode(task, np.random.default_rng(seed), state, self.episode.layout, split=split,
+                                   candidates=candidates)
         self.episode = episode
         self._start_state = state
         log.debug("continue: task=%s instruction=%r", episode.task.name, episode.instruction)

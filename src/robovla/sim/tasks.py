@@ -8,7 +8,7 @@ used only for evaluation (split="eval").
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -328,14 +328,17 @@ def make_episode(task: str | Task | None, rng: np.random.Generator, split: str =
 
 
 def continue_episode(
-    task: str | Task | None, rng: np.random.Generator, state: PrivilegedState, layout: Layout, split: str = "train"
+    task: str | Task | None, rng: np.random.Generator, state: PrivilegedState, layout: Layout, split: str = "train",
+    candidates: Sequence[str] | None = None,
 ) -> Episode:
     """The next task of a chain, from the scene as it is now (no reset), CALVIN-style.
 
     `task=None` picks at random among the tasks whose precondition holds on `state`; a named task
-    must be feasible from `state`. Raises ValueError when nothing (or the named task) is feasible.
+    must be feasible from `state`; `candidates` restricts the random choice (e.g. to the tasks a
+    policy was trained on). Raises ValueError when nothing (or the named task) is feasible.
     """
-    names = [task.name if isinstance(task, Task) else task] if task is not None else list(rng.permutation(TASK_NAMES))
+    pool = list(candidates) if candidates else list(TASK_NAMES)
+    names = [task.name if isinstance(task, Task) else task] if task is not None else list(rng.permutation(pool))
     for name in names:
         t = get_task(str(name))
         for _ in range(10):  # parameters (colours) until one is feasible here

@@ -74,6 +74,12 @@ class EpisodeClient:
             if time.monotonic() > deadline:
                 return f"nodes never came up: {sorted(missing)}"
             time.sleep(0.1)
+        # vla_inference joins the graph before its policy has loaded (seconds for a checkpoint);
+        # it creates its chunk publisher after: a goal sent earlier would run without a policy
+        while "vla_inference" in nodes and self.node.count_publishers(topics.ACTION_CHUNK) == 0:
+            if time.monotonic() > deadline:
+                return "vla_inference never finished loading its policy"
+            time.sleep(0.1)
         if not self.reset_client.wait_for_service(timeout_sec=timeout):
             return f"no sim reset service on {topics.RESET_SIM}"
         if not self.goal_client.wait_for_server(timeout_sec=timeout):

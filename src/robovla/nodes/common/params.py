@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 
 C = TypeVar("C")
 
@@ -47,7 +48,13 @@ def declare_config(node: Node, cls: type[C], prefix: str = "") -> C:
             raise TypeError(f"{cls.__name__}.{f.name}: unsupported parameter type {hint}")
         name = prefix + f.name
         descriptor = ParameterDescriptor(type=ptype, description=_field_doc(cls, f.name))
-        value = node.declare_parameter(name, default, descriptor).value
+        if origin in (list, tuple) and not default:
+            # rclpy infers BYTE_ARRAY from an empty list and then refuses the real override: declare
+            # the parameter by its type instead (unset = the empty default)
+            value = node.declare_parameter(name, Parameter.Type(ptype), descriptor).value
+            value = [] if value is None else value
+        else:
+            value = node.declare_parameter(name, default, descriptor).value
         if origin in (list, tuple):
             value = list(value)
         elif hint is float:
