@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh && export PYTHONPATH=$(CURDIR)/src:$$PYTHONPATH
 PYTEST_ARGS ?=
 
-.PHONY: setup build test test-fast demo train-demo ablation bench clean help
+.PHONY: setup build test demo train-demo ablation bench clean help
 help:
 	@echo "make setup | test | demo | train-demo | ablation | bench | clean"
 

@@ -56,25 +56,27 @@ def main() -> int:
     timings: dict[str, dict] = {}
     for form in [f for f in args.formulations.split(",") if f]:
         run = runs / form
-        ckpt = run / "best"
         t0 = time.monotonic()
-        if not (ckpt / "vla_config.yaml").is_file():
+        trained = (run / "result.json").is_file()
+        if not trained:
             cmd = [py, "-m", "robovla", "train", "--data", args.demos, "--out", str(run), "--preset", "demo",
                    "--set", f"model.formulation={form}", "--set", "model.state_input=false", "--no-progress"]
             if args.steps:
                 cmd += ["--steps", str(args.steps)]
             _run(cmd, runs / f"{form}_train.log")
-        t_train = time.monotonic() - t0
+        t_train = None if trained else round(time.monotonic() - t0, 1)  # None: a run reused from before
+        run_result = json.loads((run / "result.json").read_text())
+        ckpt = run_result["checkpoint_dir"]  # the trainer's pick (best validation, else final)
         t0 = time.monotonic()
         result = run / "eval.json"
-        if not result.is_file():
+        evaluated = result.is_file()
+        if not evaluated:
             _run([py, "-m", "robovla", "eval", "--policy", str(ckpt), "--tasks", args.tasks, "--episodes",
                   str(args.episodes), "--chain", str(args.chain), "--gif", "0", "--out", str(result)],
                  runs / f"{form}_eval.log")
         summaries[form] = json.loads(result.read_text())
-        val = json.loads((run / "result.json").read_text()) if (run / "result.json").is_file() else {}
-        timings[form] = {"train_s": round(t_train, 1), "eval_s": round(time.monotonic() - t0, 1),
-                         "val_action_mse": val.get("val_metrics", val).get("val_action_mse")}
+        timings[form] = {"train_s": t_train, "eval_s": None if evaluated else round(time.monotonic() - t0, 1),
+                         "val_action_mse": run_result["val_metrics"].get("val_action_mse")}
     for item in args.extra:
         name, _, path = item.partition("=")
         summaries[name] = json.loads(Path(path).read_text())

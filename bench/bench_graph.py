@@ -48,8 +48,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "graph_latency"))
     args = ap.parse_args()
 
-    specs = resolve_graph(sim=False, overrides={"vla_inference.policy": "scripted:forward"})
-    specs = [s for s in specs if s.name != "sim"]
+    specs = resolve_graph(sim=False, overrides={"vla_inference.policy": "scripted:forward"})  # no sim node
     log_dir = Path(tempfile.mkdtemp(prefix="bench-graph-"))
     with PeerRunner(width=args.width, height=args.height) as peer:
         # receipt times on the ROS clock, the one camera stamps use
@@ -64,8 +63,10 @@ def main() -> int:
             done = threading.Event()
             fut = client.send_goal_async(ExecuteInstruction.Goal(instruction="benchmark", timeout_s=args.seconds + 2))
             fut.add_done_callback(lambda _f: done.set())
-            done.wait(10)
-            wait_for(lambda: peer.take("chunk"), 10)
+            if not done.wait(10) or not fut.result().accepted:
+                raise SystemExit(f"the benchmark goal was not accepted; node logs in {log_dir}")
+            if not wait_for(lambda: peer.take("chunk"), 10):
+                raise SystemExit(f"no action chunk within 10 s of the goal; node logs in {log_dir}")
             time.sleep(args.seconds)
             chunks = [m for _, m in peer.take("chunk")]
             commands = [(t, m) for t, m in peer.take("arm_command")]

@@ -16,7 +16,6 @@ from pathlib import Path
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import mujoco  # noqa: E402
-import numpy as np  # noqa: E402
 
 from robovla.sim.config import SimConfig  # noqa: E402
 from robovla.sim.env import Gen3SimEnv  # noqa: E402

@@ -12,7 +12,7 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from robovla.graph import resolve_graph
+from robovla.graph import launch_flag, resolve_graph
 
 ARGS = {
     "sim": ("true", "run the MuJoCo Gen3 simulation instead of a real arm"),
@@ -27,33 +27,29 @@ ARGS = {
 
 
 def _nodes(context):
+    from ament_index_python.packages import get_package_share_directory
+
     value = {name: LaunchConfiguration(name).perform(context) for name in ARGS}
-    sim = value["sim"].lower() in ("1", "true", "yes")
+    sim = launch_flag(value["sim"])
     specs = resolve_graph(
         sim=sim,
-        record=value["record"].lower() in ("1", "true", "yes"),
+        record=launch_flag(value["record"]),
         arguments={k: value[k] for k in ("checkpoint", "cameras", "control_mode")},
     )
     actions = [
-        # the node-specific remap renames only the main node: launch_ros' name= would remap every
-        # node in the process, side nodes included (see robovla.nodes.common.runner)
         Node(package="robovla", executable=s.executable, namespace=value["namespace"] or None,
-             ros_arguments=["-r", f"{s.executable}:__node:={s.name}"],
+             ros_arguments=s.rename_args,  # not name=: see NodeSpec.rename_args
              parameters=[s.parameters], output="screen", emulate_tty=True)
         for s in specs
     ]
     if not sim and value["robot_ip"]:
-        from ament_index_python.packages import get_package_share_directory
-
         kortex = get_package_share_directory("kortex_bringup") + "/launch/gen3.launch.py"
         actions.insert(0, IncludeLaunchDescription(
             PythonLaunchDescriptionSource(kortex),
             launch_arguments={"robot_ip": value["robot_ip"], "gripper": "robotiq_2f_85",
                               "launch_rviz": "false"}.items(),
         ))
-    if value["rviz"].lower() in ("1", "true", "yes"):
-        from ament_index_python.packages import get_package_share_directory
-
+    if launch_flag(value["rviz"]):
         rviz_config = get_package_share_directory("robovla") + "/config/robovla.rviz"
         actions.append(Node(package="rviz2", executable="rviz2", arguments=["-d", rviz_config],
                             namespace=value["namespace"] or None, output="screen"))

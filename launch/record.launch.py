@@ -1,7 +1,7 @@
-"""ros2 launch robovla record.launch.py [output_dir:=~/robovla_demos] [cameras:=front,wrist]
-[compressed:=false] [namespace:=]
+"""ros2 launch robovla record.launch.py [output_dir:=DIR] [cameras:=front,wrist] [compressed:=false] [namespace:=]
 
-Starts the recorder node: one MCAP episode per RecordEpisode goal on robovla/record_episode
+Starts the recorder node as config/graph.yaml + config/robovla.yaml describe it (empty arguments
+keep the config's values): one MCAP episode per RecordEpisode goal on robovla/record_episode
 (`robovla record --instruction "..."` sends one; cancel / Ctrl-C or robovla/stop_recording ends it).
 """
 
@@ -10,20 +10,28 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from robovla.graph import launch_flag, resolve_graph
+
 ARGS = {
-    "output_dir": ("~/robovla_demos", "recording root (one bag directory per episode)"),
-    "cameras": ("front", "comma-separated camera names (/camera/<name>/image_raw)"),
-    "compressed": ("false", "record .../image_raw/compressed instead of raw images"),
+    "output_dir": ("", "recording root, one bag directory per episode (default: the config's)"),
+    "cameras": ("", "comma-separated camera names, /camera/<name>/image_raw (default: the config's)"),
+    "compressed": ("", "true: record .../image_raw/compressed instead of raw images (default: the config's)"),
     "namespace": ("", "namespace of the robot graph"),
 }
 
 
 def _nodes(context):
     v = {name: LaunchConfiguration(name).perform(context) for name in ARGS}
-    params = {"output_dir": v["output_dir"], "cameras": [c for c in v["cameras"].split(",") if c],
-              "compressed": v["compressed"].lower() in ("1", "true", "yes")}
-    return [Node(package="robovla", executable="recorder", namespace=v["namespace"] or None,
-                 parameters=[params], output="screen", emulate_tty=True)]
+    overrides = {}
+    if v["output_dir"]:
+        overrides["recorder.output_dir"] = v["output_dir"]
+    if v["cameras"]:
+        overrides["recorder.cameras"] = [c for c in v["cameras"].split(",") if c]
+    if v["compressed"]:
+        overrides["recorder.compressed"] = launch_flag(v["compressed"])
+    spec = next(s for s in resolve_graph(sim=False, record=True, overrides=overrides) if s.name == "recorder")
+    return [Node(package="robovla", executable=spec.executable, namespace=v["namespace"] or None,
+                 ros_arguments=spec.rename_args, parameters=[spec.parameters], output="screen", emulate_tty=True)]
 
 
 def generate_launch_description() -> LaunchDescription:

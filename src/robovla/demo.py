@@ -20,8 +20,6 @@ from pathlib import Path
 
 from robovla.sim.benchmark import EVAL_SEED_OFFSET
 
-log = logging.getLogger("robovla.demo")
-
 #: where `make train-demo` puts the checkpoint that `make demo` runs (committed, a few MB)
 DEMO_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "demo"
 PLACEHOLDER = "scripted:forward"
@@ -68,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     episode_id = f"demo_{args.task}_{args.seed:06d}_{time.strftime('%Y%m%d_%H%M%S')}"
     overrides = {"sim.task": args.task, "sim.seed": args.seed, "sim.split": "eval",
-                 "task_manager.success_source": "topic", "recorder.output_dir": str(out / "bags"),
+                 "recorder.output_dir": str(out / "bags"),
                  "recorder.default_success": False}
     session = SimSession(overrides, arguments={"checkpoint": checkpoint}, log_dir=args.logs or out / "logs",
                          camera="front", recorder=True)
@@ -81,15 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         instruction = args.instruction or reset.instruction
         print(f"goal: {instruction!r} (task {args.task}, scene seed {args.seed})", flush=True)
         client.capture(True)
-        handle = client.start_recording(instruction, episode_id, notes=f"make demo, policy {Path(checkpoint).name}")
-        time.sleep(0.3)  # the scene at rest before the goal starts
 
         def show(step: int, elapsed: float, state: str) -> None:
             print(f"[{elapsed:5.1f} s] {state:<10} step {step}", flush=True)
 
-        outcome = client.execute(instruction, args.timeout, show)
-        time.sleep(0.3)
-        record = client.stop_recording(handle)
+        outcome, record = client.execute_recorded(instruction, episode_id, args.timeout,
+                                                  notes=f"make demo, policy {Path(checkpoint).name}", on_feedback=show)
         frames = client.take_frames()
         client.capture(False)
         dead = session.dead_report()
@@ -108,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     if not frames:
         print("error: no camera frames arrived for the GIF", file=sys.stderr)
         return 1
-    gif = write_gif(frames, out / f"{episode_id}.gif", fps=float(session.param("sim", "camera_hz", 15.0)))
+    gif = write_gif(frames, out / f"{episode_id}.gif", fps=float(session.param("sim", "camera_hz")))
     print(f"gif: {gif} ({len(frames)} frames)")
     return 0 if outcome.steps > 0 else 1
 

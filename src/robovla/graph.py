@@ -20,6 +20,17 @@ class NodeSpec:
     executable: str
     parameters: dict[str, Any] = field(default_factory=dict)  # flat: "safety.max_linear_speed" -> v
 
+    @property
+    def rename_args(self) -> list[str]:
+        """ROS args naming the node: a node-specific remap, because a plain __node:= (or launch_ros'
+        name=) would also rename the process's side nodes (robovla.nodes.common.runner.side_node)."""
+        return ["-r", f"{self.executable}:__node:={self.name}"]
+
+
+def launch_flag(value: str) -> bool:
+    """A launch argument read as a boolean (true/1/yes, any case)."""
+    return value.strip().lower() in ("1", "true", "yes")
+
 
 def config_dir() -> Path:
     """$ROBOVLA_CONFIG_DIR, else the source checkout's config/, else the installed share dir."""

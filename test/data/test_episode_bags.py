@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import yaml
 from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 
+from cli_helpers import src_env
 from robovla.data import messages as m
 from robovla.data.bag_reader import EpisodeError, read_episode_bag
 from robovla.data.dataset import DataConfig, load_episodes
@@ -22,7 +22,6 @@ from robovla.data.episode_writer import INCOMPLETE_DIR, EpisodeWriter, recover_i
 from robovla.data.metadata import EpisodeMetadata
 from robovla.data.synthetic import write_synthetic_episode
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def test_bag_is_a_standard_rosbag2_episode(bag_root: Path) -> None:
@@ -92,7 +91,7 @@ while True:
 
 
 def test_sigkill_mid_episode_keeps_finished_episodes(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": SRC}
+    env = src_env()
     proc = subprocess.Popen([sys.executable, "-c", _KILLED_RECORDER, str(tmp_path)], stdout=subprocess.PIPE,
                             env=env, text=True)
     try:

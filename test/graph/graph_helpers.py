@@ -20,7 +20,6 @@ from visualization_msgs.msg import MarkerArray
 from robovla.control import kinematics
 from robovla.msg import ActionChunk, ArmCommand, Instruction, Observation, ObservationWindow
 from robovla.nodes.common import qos, topics
-from robovla.nodes.common.convert import to_time
 
 HOME = kinematics.HOME_POSITION
 

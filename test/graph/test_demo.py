@@ -5,44 +5,32 @@ demo checkpoint: small, loadable, and reading the cameras the sim renders."""
 
 from __future__ import annotations
 
-import os
+import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from cli_helpers import assert_ok, robovla, run_module
 from robovla.data.bag_reader import read_episode_bag
 
 pytestmark = pytest.mark.ros
 
-ROOT = Path(__file__).resolve().parents[2]
-SRC = str(ROOT / "src")
-
-
-def python(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-
-
-def _ok(proc: subprocess.CompletedProcess) -> None:
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
 
 
 def test_train_demo_then_demo_at_small_size(tmp_path: Path) -> None:
     demos, run, out = tmp_path / "demos", tmp_path / "run", tmp_path / "out"
-    _ok(python("-m", "robovla.cli.main", "collect", "--offline", "--episodes", "2", "--tasks", "turn_on_light,open_drawer",
+    assert_ok(robovla("collect", "--offline", "--episodes", "2", "--tasks", "turn_on_light,open_drawer",
                "--noise", "0.02", "--out", str(demos)))
-    _ok(python("-m", "robovla.cli.main", "train", "--data", str(demos), "--out", str(run), "--preset", "demo",
+    assert_ok(robovla("train", "--data", str(demos), "--out", str(run), "--preset", "demo",
                "--steps", "4", "--set", "batch_size=2", "--set", "eval_every=0", "--set", "save_every=0",
                "--set", "data.val_fraction=0.0", "--no-progress"))
-    ckpt = run / "best" if (run / "best").is_dir() else run / "final"
-    proc = python("-m", "robovla.demo", "--checkpoint", str(ckpt), "--task", "turn_on_light", "--timeout", "3",
+    ckpt = json.loads((run / "result.json").read_text())["checkpoint_dir"]  # the trainer's pick (best or final)
+    proc = run_module("robovla.demo", "--checkpoint", ckpt, "--task", "turn_on_light", "--timeout", "3",
                   "--out", str(out))
-    _ok(proc)
+    assert_ok(proc)
     text = proc.stdout
     assert "policy: VLA checkpoint" in text and "goal: " in text
     assert re.search(r"\[\s*\d+\.\d s\] \w+\s+step \d+", text), "feedback was streamed"
@@ -58,9 +46,9 @@ def test_train_demo_then_demo_at_small_size(tmp_path: Path) -> None:
 
 
 def test_demo_refuses_bad_arguments(tmp_path: Path) -> None:
-    p = python("-m", "robovla.demo", "--checkpoint", str(tmp_path / "nope"), "--out", str(tmp_path))
+    p = run_module("robovla.demo", "--checkpoint", str(tmp_path / "nope"), "--out", str(tmp_path))
     assert p.returncode == 2 and "is not a directory" in p.stderr
-    p = python("-m", "robovla.demo", "--task", "juggle", "--out", str(tmp_path))
+    p = run_module("robovla.demo", "--task", "juggle", "--out", str(tmp_path))
     assert p.returncode == 2 and "unknown task 'juggle'" in p.stderr
 
 

@@ -4,38 +4,25 @@ manager (+ recorder) as separate processes over Fast DDS, driven by the CLI exac
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from cli_helpers import assert_ok, robovla
 from robovla.data.bag_reader import read_episode_bag
 from robovla.sim.tasks import TASK_NAMES
 
 pytestmark = pytest.mark.ros
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
 SEEDS_PER_TASK = 50
-
-
-def robovla(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "robovla.cli.main", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout)
-
-
-def _ok(proc: subprocess.CompletedProcess) -> None:
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
 
 
 def test_eval_scripted_20_episodes(tmp_path: Path) -> None:
     """The issue's acceptance command, unchanged: headless, seeded, >= 0.95 over >= 8 tasks."""
     out = tmp_path / "x.json"
-    _ok(robovla("eval", "--policy", "scripted", "--episodes", "20", "--out", str(out), "--logs", str(tmp_path / "logs")))
+    assert_ok(robovla("eval", "--policy", "scripted", "--episodes", "20", "--out", str(out), "--logs", str(tmp_path / "logs")))
     s = json.loads(out.read_text())
     assert len(s["per_task"]) >= 8 and s["episodes"] == 20
     assert s["success_rate"] >= 0.95, s["per_task"]
@@ -53,8 +40,8 @@ def test_expert_solves_50_seeds_per_task_through_ros(tmp_path: Path) -> None:
     """Every command the expert sends goes ArmCommand -> kinova_control -> Twist / gripper action -> sim."""
     out = tmp_path / "expert.json"
     n = SEEDS_PER_TASK * len(TASK_NAMES)
-    _ok(robovla("eval", "--policy", "scripted", "--episodes", str(n), "--speed", "10", "--gif", "0",
-                "--split", "all", "--seed", "0", "--out", str(out), "--logs", str(tmp_path / "logs"), timeout=1500))
+    assert_ok(robovla("eval", "--policy", "scripted", "--episodes", str(n), "--speed", "10", "--gif", "0",
+                "--split", "all", "--seed", "0", "--out", str(out), "--logs", str(tmp_path / "logs")))
     s = json.loads(out.read_text())
     detail = s["per_task_detail"]
     assert set(detail) == set(TASK_NAMES)
@@ -65,7 +52,7 @@ def test_expert_solves_50_seeds_per_task_through_ros(tmp_path: Path) -> None:
 
 def test_eval_chains_continue_on_the_same_scene(tmp_path: Path) -> None:
     out = tmp_path / "chain.json"
-    _ok(robovla("eval", "--policy", "scripted", "--episodes", "3", "--chain", "3", "--speed", "6", "--gif", "0",
+    assert_ok(robovla("eval", "--policy", "scripted", "--episodes", "3", "--chain", "3", "--speed", "6", "--gif", "0",
                 "--out", str(out)))
     s = json.loads(out.read_text())
     rates = s["chain_success"]
@@ -88,7 +75,7 @@ def test_eval_and_collect_refuse_bad_arguments(tmp_path: Path) -> None:
 
 def test_collect_records_expert_episodes_through_the_recorder(tmp_path: Path) -> None:
     demos = tmp_path / "demos"
-    _ok(robovla("collect", "--episodes", "2", "--tasks", "open_drawer,lift_block", "--seed", "3",
+    assert_ok(robovla("collect", "--episodes", "2", "--tasks", "open_drawer,lift_block", "--seed", "3",
                 "--out", str(demos), "--logs", str(tmp_path / "logs")))
     bags = sorted(p.name for p in demos.iterdir() if p.is_dir() and not p.name.startswith("_"))
     assert bags == ["lift_block_00004", "open_drawer_00003"]

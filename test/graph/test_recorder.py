@@ -18,6 +18,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 
+from cli_helpers import src_env
 from robovla.action import RecordEpisode
 from robovla.control.kinematics import forward_kinematics
 from robovla.data.actions import integrate_actions
@@ -30,7 +31,6 @@ from robovla.nodes.common import qos, topics
 
 pytestmark = pytest.mark.ros
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 class Teleop(Node):
@@ -64,7 +64,7 @@ class Teleop(Node):
 
 @pytest.fixture()
 def setup(tmp_path: Path):
-    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), PYTHONUNBUFFERED="1")
+    env = src_env(PYTHONUNBUFFERED="1")
     log = tmp_path / "recorder.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "robovla.nodes.recorder", "--ros-args",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -14,12 +13,12 @@ from rclpy.action import ActionClient
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
+from cli_helpers import src_env
 from robovla.action import TrainPolicy
 from robovla.data.synthetic import write_synthetic_episode
 
 pytestmark = pytest.mark.ros
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +32,7 @@ def bags(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory):
     log = tmp_path_factory.mktemp("trainer_log") / "trainer.log"
-    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), PYTHONUNBUFFERED="1")
+    env = src_env(PYTHONUNBUFFERED="1")
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "robovla.nodes.trainer"], env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)

@@ -24,27 +24,25 @@ def test_wrong_image_size(model):
     batch["images"] = batch["images"][..., :32, :32, :]
     with pytest.raises(ValueError, match="images are 32x32 but the model expects 64x64"):
         model.compute_loss(batch)
-    obs = make_observation(model.cfg, 0.0, 0)
-    small = dataclasses.replace(obs, images={"static": np.zeros((48, 48, 3), np.uint8)})
-    with pytest.raises(ValueError, match="camera 'static' is 48x48, the model expects 64x64"):
-        VLAPolicy(model).step(window_from([small], 2), "lift it")
 
 
-def test_wrong_channels_and_dtype(model):
+def test_wrong_channels(model):
     batch = make_batch(model.cfg)
     batch["images"] = torch.zeros((*batch["images"].shape[:-1], 4), dtype=torch.uint8)
     with pytest.raises(ValueError, match="3 RGB channels"):
         model.compute_loss(batch)
-    obs = make_observation(model.cfg, 0.0, 0)
-    rgba = dataclasses.replace(obs, images={"static": np.zeros((64, 64, 4), np.uint8)})
-    with pytest.raises(ValueError, match="camera 'static' must be HxWx3 RGB"):
-        VLAPolicy(model).step(window_from([rgba], 2), "lift it")
-    floats = dataclasses.replace(obs, images={"static": np.zeros((64, 64, 3), np.float32)})
-    with pytest.raises(ValueError, match="must be uint8"):
-        VLAPolicy(model).step(window_from([floats], 2), "lift it")
-    missing = dataclasses.replace(obs, images={"wrist": np.zeros((64, 64, 3), np.uint8)})
-    with pytest.raises(ValueError, match="no image for camera 'static'"):
-        VLAPolicy(model).step(window_from([missing], 2), "lift it")
+
+
+@pytest.mark.parametrize(("images", "match"), [
+    ({"static": np.zeros((48, 48, 3), np.uint8)}, "camera 'static' is 48x48, the model expects 64x64"),
+    ({"static": np.zeros((64, 64, 4), np.uint8)}, "camera 'static' must be HxWx3 RGB"),
+    ({"static": np.zeros((64, 64, 3), np.float32)}, "must be uint8"),
+    ({"wrist": np.zeros((64, 64, 3), np.uint8)}, "no image for camera 'static'"),
+], ids=["size", "channels", "dtype", "missing_camera"])
+def test_policy_rejects_bad_frames(model, images, match):
+    bad = dataclasses.replace(make_observation(model.cfg, 0.0, 0), images=images)
+    with pytest.raises(ValueError, match=match):
+        VLAPolicy(model).step(window_from([bad], 2), "lift it")
 
 
 def test_wrong_camera_count(model):

@@ -11,7 +11,7 @@ import torch
 from robovla.model import build_vla, load_vla
 from robovla.model.vla import state_features
 from robovla.policy.vla import VLAPolicy
-from vla_helpers import make_batch, make_observation, stats, tiny_cfg, window_from
+from vla_helpers import make_batch, make_observation, stats, tiny_cfg, window_from, window_to_batch
 
 CONTINUOUS = ("policy_head_continuous", "one_step_continuous", "interleaved_continuous")
 
@@ -83,10 +83,9 @@ def test_policy_reads_joints_from_the_window_and_matches_the_model(tmp_path) -> 
     assert not np.allclose(chunk_a.actions[:, :6], chunk_b.actions[:, :6])
     # the cached per-frame path equals recomputing the window with the same state
     window = window_from(obs_a, 4)
-    images = torch.from_numpy(np.stack([np.stack([o.images[c] for c in cfg.cameras]) for o in window.observations]))
     state = torch.tensor(np.stack([np.append(o.joint_positions, o.gripper) for o in window.observations]),
                          dtype=torch.float32)
-    ref = model.predict(images.unsqueeze(0), torch.from_numpy(window.valid).unsqueeze(0), "open the drawer",
+    ref = model.predict(window_to_batch(window, cfg), torch.from_numpy(window.valid).unsqueeze(0), "open the drawer",
                         state=state.unsqueeze(0))
     np.testing.assert_allclose(chunk_a.actions, ref[0].numpy(), atol=1e-5)
     # a checkpoint keeps the state projection

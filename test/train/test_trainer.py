@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from cli_helpers import src_env
 from robovla.cli.main import main as cli_main
 from robovla.data.dataset import DataConfig, load_episodes
 from robovla.data.lerobot import export_lerobot
@@ -23,7 +23,6 @@ from robovla.model.action_space import ActionStats
 from robovla.train import TrainingError, load_train_config, run_training
 from robovla.train.sampler import MixedBatchSampler
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +67,7 @@ def test_kill_and_resume_matches_uninterrupted_run(data: dict[str, Path], tmp_pa
     cmd = [sys.executable, "-m", "robovla.cli.main", "train", "--data", str(data["bags"]), "--out", str(run),
            "--preset", "tiny", "--steps", str(steps), "--no-progress", "--set", f"data.cache_dir={data['cache']}",
            *[a for e in extra for a in ("--set", e)]]
-    proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": SRC}, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(cmd, env=src_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120

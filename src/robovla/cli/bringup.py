@@ -50,9 +50,7 @@ def parse_overrides(items: list[str]) -> dict[str, object]:
 
 
 def node_command(spec: NodeSpec, params_file: Path, namespace: str = "") -> list[str]:
-    # node-specific remap: a plain __node:= would also rename the process's side nodes (runner.side_node)
-    cmd = [sys.executable, "-m", "robovla.nodes", spec.executable, "--ros-args",
-           "-r", f"{spec.executable}:__node:={spec.name}"]
+    cmd = [sys.executable, "-m", "robovla.nodes", spec.executable, "--ros-args", *spec.rename_args]
     if namespace:
         cmd += ["-r", f"__ns:=/{namespace.strip('/')}"]
     return cmd + ["--params-file", str(params_file)]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 
@@ -54,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if args.offline:
         return _run_offline(plans, out, cameras, args)
     overrides = {"sim.expert": True, "sim.expert_noise": args.noise, "sim.speed": 1.0, "sim.split": "train",
-                 "sim.task": plans[0].first_task, "sim.seed": plans[0].seed, "task_manager.success_source": "topic",
+                 "sim.task": plans[0].first_task, "sim.seed": plans[0].seed,
                  "recorder.output_dir": str(out), "recorder.cameras": cameras, "recorder.default_success": False}
     ok = 0
     with SimSession(overrides, nodes=(*EXPERT_NODES, "recorder"), log_dir=args.logs, recorder=True) as client:
@@ -64,11 +63,8 @@ def run(args: argparse.Namespace) -> int:
             if not reset.success:
                 raise RuntimeError(f"sim reset failed for {plan.first_task} seed {plan.seed}: {reset.message}")
             episode_id = f"{plan.first_task}_{plan.seed:05d}"
-            handle = client.start_recording(reset.instruction, episode_id, notes=f"scripted expert, noise {args.noise}")
-            time.sleep(0.3)  # a few frames of the scene at rest before the goal starts
-            outcome = client.execute(reset.instruction, args.timeout)
-            time.sleep(0.2)
-            result = client.stop_recording(handle)
+            outcome, result = client.execute_recorded(reset.instruction, episode_id, args.timeout,
+                                                      notes=f"scripted expert, noise {args.noise}")
             if not result.success:
                 raise RuntimeError(f"recording {episode_id} failed: {result.message}")
             ok += outcome.success
@@ -83,16 +79,16 @@ def _run_offline(plans, out: Path, cameras: list[str], args: argparse.Namespace)
     from tqdm import tqdm
 
     from robovla.graph import resolve_graph
+    from robovla.sim.config import SimConfig
     from robovla.sim.env import Gen3SimEnv
     from robovla.sim.recording import record_expert_demo
 
     # the camera rate the sim node publishes in the graph (config/robovla.yaml): train as deployed
     sim_spec = next(s for s in resolve_graph(sim=True) if s.name == "sim")
-    camera_hz = float(sim_spec.parameters.get("camera_hz", 15.0))
+    camera_hz = float(sim_spec.parameters["camera_hz"])
     ok = 0
-    with Gen3SimEnv() as env:
+    with Gen3SimEnv(SimConfig(max_episode_s=float(args.timeout))) as env:
         try:
-            env.config.max_episode_s = float(args.timeout)
             bar = tqdm(plans, desc="collect (offline)", unit="ep", file=sys.stderr)
             for plan in bar:
                 demo = record_expert_demo(env, out, plan.first_task, plan.seed, cameras=tuple(cameras),

@@ -95,13 +95,15 @@ def check_models(backbones: list[str] | None = None, formulations: list[str] | N
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     head = ("backbone", "formulation", "hf_class", "params", "ok", "seconds", "error")
-    lines = [rows and "" or "", "  ".join(f"{h:<24}" if h in ("formulation", "hf_class") else f"{h:<16}" for h in head)]
+    def line(cells) -> str:
+        return "  ".join(f"{str(c):<24}" if h in ("formulation", "hf_class") else f"{str(c):<16}"
+                         for h, c in zip(head, cells))
+
+    lines = [line(head)]
     for r in rows:
-        cells = [r["backbone"], r["formulation"], r["hf_class"] or "-", r["params"] or "-",
-                 "ok" if r["ok"] else "FAIL", r["seconds"], r["error"] or ""]
-        lines.append("  ".join(f"{str(c):<24}" if h in ("formulation", "hf_class") else f"{str(c):<16}"
-                               for h, c in zip(head, cells)))
-    return "\n".join(lines).strip("\n")
+        lines.append(line([r["backbone"], r["formulation"], r["hf_class"] or "-", r["params"] or "-",
+                           "ok" if r["ok"] else "FAIL", r["seconds"], r["error"] or ""]))
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:

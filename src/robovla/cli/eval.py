@@ -19,12 +19,9 @@ first --gif episodes.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
 from pathlib import Path
-
-log = logging.getLogger("robovla.eval")
 
 EXPERT_POLICIES = ("scripted", "expert")
 
@@ -66,16 +63,15 @@ def run(args: argparse.Namespace) -> int:
     if speed <= 0:
         print("error: --speed must be positive", file=sys.stderr)
         return 2
+    tasks = [t for t in args.tasks.split(",") if t]
     try:
-        plans = plan_episodes(args.episodes, [t for t in args.tasks.split(",") if t] or None,
-                              EVAL_SEED_OFFSET if args.seed is None else args.seed)
+        plans = plan_episodes(args.episodes, tasks or None, EVAL_SEED_OFFSET if args.seed is None else args.seed)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    tasks = [t for t in args.tasks.split(",") if t]
     overrides = {"sim.expert": expert, "sim.speed": speed, "sim.split": args.split, "sim.task": plans[0].first_task,
-                 "sim.seed": plans[0].seed, "sim.chain_tasks": tasks, "task_manager.success_source": "topic"}
+                 "sim.seed": plans[0].seed, "sim.chain_tasks": tasks}
     if expert and args.gif == 0:
         overrides["sim.camera_hz"] = 1.0  # the expert needs no images: rendering would cap the speed
     arguments = {} if expert else {"checkpoint": str(Path(args.policy).resolve())}
@@ -85,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     t_start = time.monotonic()
     session = SimSession(overrides, nodes=EXPERT_NODES if expert else None, arguments=arguments,
                          log_dir=args.logs, camera="front" if args.gif > 0 else None)
-    gif_fps = float(session.param("sim", "camera_hz", 20.0))  # frames per sim second: real-time playback
+    gif_fps = float(session.param("sim", "camera_hz"))  # frames per sim second: real-time playback
     with session as client:
         bar = tqdm(plans, desc=f"eval {Path(args.policy).name}", unit="ep", file=sys.stderr)
         for plan in bar:

@@ -27,6 +27,8 @@ class SimSession:
     def __init__(self, overrides: dict[str, Any], nodes: Iterable[str] | None = None,
                  arguments: dict[str, Any] | None = None, log_dir: str | Path | None = None,
                  camera: str | None = None, ready_timeout: float = 120.0, recorder: bool = False) -> None:
+        # episodes end when the sim's task checker fires (sim/task_outcome), not by timeout only
+        overrides = {"task_manager.success_source": "topic", **overrides}
         self.specs: list[NodeSpec] = resolve_graph(sim=True, arguments=arguments or {}, overrides=overrides,
                                                    record=recorder)
         if nodes is not None:
@@ -37,21 +39,25 @@ class SimSession:
             self.specs = [s for s in self.specs if s.name in wanted]
         self.log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="robovla-session-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.camera, self.ready_timeout, self.recorder = camera, ready_timeout, recorder
+        self.camera, self.ready_timeout = camera, ready_timeout
         self.procs: list = []
         self.client = None
 
     def __enter__(self):
         os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
         os.environ.setdefault("ROS_DOMAIN_ID", str(os.getpid() % 100 + 1))
+        from robovla.nodes.common import topics
         from robovla.nodes.common.episode_client import EpisodeClient
 
         self.procs = start_graph(self.specs, log_dir=self.log_dir)
         log.info("graph: %s (logs in %s)", ", ".join(s.name for s in self.specs), self.log_dir)
         try:
             self.client = EpisodeClient(camera=self.camera)
-            missing = self.client.wait_ready(self.ready_timeout, recorder=self.recorder,
-                                             nodes=tuple(s.name for s in self.specs))
+            names = tuple(s.name for s in self.specs)
+            # vla_inference joins the graph seconds before its policy has loaded; its chunk
+            # publisher appears after, and a goal sent earlier would run without a policy
+            ready_topics = (topics.ACTION_CHUNK,) if "vla_inference" in names else ()
+            missing = self.client.wait_ready(self.ready_timeout, nodes=names, publishers=ready_topics)
             if missing:
                 raise RuntimeError(f"{missing}; {self.dead_report() or 'see the node logs in ' + str(self.log_dir)}")
         except BaseException:

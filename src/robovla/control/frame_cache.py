@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from robovla.policy.types import Observation, ObservationWindow
+from robovla.policy.types import ObservationWindow
 
 
 class FrameCache:

@@ -70,7 +70,8 @@ JOINT_EFFORT_LIMITS: np.ndarray = np.array([39.0] * 4 + [9.0] * 3)
 HOME_POSITION: np.ndarray = np.array([0.0, 0.26, 3.14, -2.27, 0.0, 0.96, 1.57])
 
 
-def _as_q(q: np.ndarray) -> np.ndarray:
+def as_joint_vector(q: np.ndarray) -> np.ndarray:
+    """A validated (7,) float joint vector: the wrong length or a non-finite value is a clear error."""
     arr = np.asarray(q, dtype=float)
     if arr.shape != (N_JOINTS,):
         raise ValueError(f"joint vector must have shape ({N_JOINTS},), got {arr.shape}")
@@ -95,7 +96,7 @@ def _dh_matrix(theta: float, d: float, alpha: float) -> np.ndarray:
 
 def frame_transforms(q: np.ndarray) -> list[np.ndarray]:
     """base_link -> DH frame i for i = 0..7 (8 transforms); frame 7 is end_effector_link."""
-    q = _as_q(q)
+    q = as_joint_vector(q)
     frames = [BASE_TO_FRAME0.copy()]
     for i in range(N_JOINTS):
         frames.append(frames[-1] @ _dh_matrix(q[i] + DH_THETA_OFFSET[i], DH_D[i], DH_ALPHA[i]))
@@ -266,7 +267,7 @@ def inverse_kinematics(
 
     Returns (q, converged). Joint-limited joints are clamped inside their range each iteration.
     """
-    q = _as_q(q_seed).copy()
+    q = as_joint_vector(q_seed).copy()
     lo, hi = JOINT_POSITION_LIMITS[:, 0], JOINT_POSITION_LIMITS[:, 1]
     for _ in range(max_iters):
         err = pose_error(forward_kinematics(q), np.asarray(t_target, dtype=float))

@@ -21,6 +21,7 @@ JOINT_STATES_TOPIC = "/joint_states"
 TWIST_TOPIC = "/twist_controller/commands"
 ARM_COMMAND_TOPIC = "/robovla/arm_command"
 INSTRUCTION_TOPIC = "/robovla/instruction"
+BAG_T0_NS = 1_700_000_000_000_000_000  # clock origin of bags written outside ROS (synthetic, offline sim)
 
 
 def camera_topic(name: str, compressed: bool = False) -> str:

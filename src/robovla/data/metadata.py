@@ -14,6 +14,7 @@ from typing import Any
 METADATA_TOPIC = "/robovla/episode_metadata"
 METADATA_TYPE = "robovla/msg/EpisodeMetadata"
 CUSTOM_DATA_KEY = "robovla.episode"
+GEN3_ROBOT = "kinova_gen3_7dof+robotiq_2f_85"  # what episodes of this project's arm are tagged with
 
 
 @dataclass

@@ -14,7 +14,7 @@ import numpy as np
 from robovla.control.kinematics import HOME_POSITION
 from robovla.data import messages as m
 from robovla.data.episode_writer import EpisodeWriter
-from robovla.data.metadata import EpisodeMetadata
+from robovla.data.metadata import GEN3_ROBOT, EpisodeMetadata
 
 
 def joint_trajectory(t: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -44,10 +44,10 @@ def write_synthetic_episode(root: str | Path, episode_id: str, *, duration_s: fl
                             joint_rate_hz: float = 50.0, camera_rate_hz: float = 15.0,
                             cameras: tuple[str, ...] = ("static",), image_hw: tuple[int, int] = (96, 128),
                             compressed: bool = False, instruction: str = "move the arm", seed: int = 0,
-                            success: bool = True, t0_ns: int = 1_700_000_000_000_000_000,
+                            success: bool = True, t0_ns: int = m.BAG_T0_NS,
                             with_commands: bool = True) -> Path:
     """Write one finished episode bag with every topic the recorder records; returns its directory."""
-    meta = EpisodeMetadata(episode_id=episode_id, instruction=instruction, robot="kinova_gen3_7dof+robotiq_2f_85",
+    meta = EpisodeMetadata(episode_id=episode_id, instruction=instruction, robot=GEN3_ROBOT,
                            camera_names=list(cameras), camera_rate_hz=camera_rate_hz,
                            control_rate_hz=joint_rate_hz, extra={"synthetic_seed": seed})
     w = EpisodeWriter(root, meta, fsync=False)

@@ -116,7 +116,7 @@ class VLAConfig:
             raise ValueError(f"cameras must be a non-empty list of distinct names, got {self.cameras}")
         if not self.dt > 0:
             raise ValueError(f"dt must be positive, got {self.dt}")
-        if self.state_input and self.formulation == "one_step_discrete":
+        if self.state_input and self.is_discrete:
             raise ValueError("state_input needs a continuous formulation: one_step_discrete decodes actions "
                              "from the LM head, which has no input for the state")
         if self.head == "flow" and self.formulation == "one_step_discrete":

@@ -24,20 +24,21 @@ from robovla.model.action_space import ActionStats, discretize, undiscretize
 from robovla.model.backbones import BackboneAdapter
 from robovla.model.config import VLAConfig
 from robovla.model.heads import FlowHead, build_head
+from robovla.policy.types import N_JOINTS, STATE_DIM
 
 log = logging.getLogger(__name__)
 
 VISION_LORA_EXTRA = ("qkv", "out_proj", "fc1", "fc2")
-STATE_DIM = 8  # 7 joint angles (rad) + gripper (0 open .. 1 closed)
-STATE_FEATURES = 15  # sin and cos of each joint angle + gripper: bounded, wrap-free, no statistics needed
+# sin and cos of each joint angle + the gripper: bounded, wrap-free, no statistics needed
+STATE_FEATURES = 2 * N_JOINTS + (STATE_DIM - N_JOINTS)
 
 
 def state_features(state: torch.Tensor) -> torch.Tensor:
-    """(..., 8) joints + gripper -> (..., 15) [sin q, cos q, gripper]."""
+    """(..., STATE_DIM) joints + gripper -> (..., STATE_FEATURES) [sin q, cos q, gripper]."""
     if state.shape[-1] != STATE_DIM:
         raise ValueError(f"state must have {STATE_DIM} values (7 joints + gripper) in its last dim, got {tuple(state.shape)}")
-    q = state[..., :7]
-    return torch.cat([torch.sin(q), torch.cos(q), state[..., 7:]], dim=-1)
+    q = state[..., :N_JOINTS]
+    return torch.cat([torch.sin(q), torch.cos(q), state[..., N_JOINTS:]], dim=-1)
 
 
 class VLAModel(nn.Module):
@@ -105,10 +106,14 @@ class VLAModel(nn.Module):
                 p.requires_grad_("lora_" in n)
             log.info("LoRA r=%d on %d modules (%s)", self.cfg.lora_r, len(names), self.cfg.lora_targets)
 
+    def fresh_modules(self) -> list[nn.Module]:
+        """Modules that never come from a VLM checkpoint (policy head, state projection): they train at head_lr."""
+        return [m for m in (self.head, self.state_proj) if m is not None]
+
     def parameter_counts(self) -> dict[str, int]:
         total = sum(p.numel() for p in self.parameters())
         trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
-        head = sum(p.numel() for p in self.head.parameters()) if self.head is not None else 0
+        head = sum(p.numel() for m in self.fresh_modules() for p in m.parameters())
         return {"total": total, "trainable": trainable, "backbone": total - head, "head": head}
 
     @property
@@ -229,16 +234,8 @@ class VLAModel(nn.Module):
             raise ValueError(f"actions hold {actions.shape[2]} future steps but the model predicts chunks of {k}")
         valid = batch["valid"].bool()
         mask = batch["action_mask"].bool()[:, :, :k]
-        state = batch.get("state")
-        if self.cfg.state_input:
-            if state is None:
-                raise KeyError("batch is missing 'state' (the model was configured with state_input)")
-            state = torch.as_tensor(state)
-            if state.shape[:2] != (b, t):
-                raise ValueError(f"state must have shape (B={b}, T={t}, {STATE_DIM}), got {tuple(state.shape)}")
         if self.cfg.effective_window == 1:
             images, actions, mask, valid = images[:, -1:], actions[:, -1:], mask[:, -1:], valid[:, -1:]
-            state = state[:, -1:] if state is not None else None
         dev = self.device
         out = {
             "images": images,
@@ -247,17 +244,22 @@ class VLAModel(nn.Module):
             "valid": valid.to(dev),
         }
         if self.cfg.state_input:
+            if "state" not in batch:
+                raise KeyError("batch is missing 'state' (the model was configured with state_input)")
+            state = torch.as_tensor(batch["state"])
+            if state.shape[:2] != (b, t):
+                raise ValueError(f"state must have shape (B={b}, T={t}, {STATE_DIM}), got {tuple(state.shape)}")
             out["state"] = state.to(dev, torch.float32)
         return out
 
-    def with_state(self, feats: torch.Tensor, state: torch.Tensor | None) -> torch.Tensor:
-        """Add the proprioceptive embedding to per-frame features (B, T', D) when configured."""
+    def _with_state(self, feats: torch.Tensor, state: torch.Tensor | None) -> torch.Tensor:
+        """Per-frame features (B, T', D) + the embedding of the state of the same (newest T') frames."""
         if self.state_proj is None:
             return feats
         if state is None:
             raise ValueError("this model reads the robot state (state_input=True) but none was given")
-        emb = self.state_proj(state_features(state.to(feats.device, torch.float32)).to(feats.dtype))
-        return feats + emb
+        state = state[:, -feats.shape[1]:].to(feats.device, torch.float32)
+        return feats + self.state_proj(state_features(state).to(feats.dtype))
 
     # ------------------------------------------------------------------ losses
     def compute_loss(self, batch: dict[str, Any]) -> dict[str, Any]:
@@ -267,7 +269,7 @@ class VLAModel(nn.Module):
         if self.cfg.is_discrete:
             return self._discrete_loss(w, text_ids)
         target = self.action_stats.normalize(w["actions"])  # (B, T', k, A)
-        feats = self.with_state(self.window_features(w["images"], text_ids), w.get("state"))
+        feats = self._with_state(self.window_features(w["images"], text_ids), w.get("state"))
         m = w["mask"].float()
         denom = m.sum().clamp(min=1.0)
         if isinstance(self.head, FlowHead):
@@ -381,8 +383,11 @@ class VLAModel(nn.Module):
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
-    def predict_normalized_from_features(self, feats: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """Head over (B, T', D) features -> normalised chunk of the newest frame (B, k, A), gripper in {0,1}."""
+    def predict_normalized_from_features(self, feats: torch.Tensor, valid: torch.Tensor,
+                                         state: torch.Tensor | None = None) -> torch.Tensor:
+        """Head over (B, T', D) features (+ the state of those frames, when the model reads it) ->
+        normalised chunk of the newest frame (B, k, A), gripper in {0,1}."""
+        feats = self._with_state(feats, state)
         if isinstance(self.head, FlowHead):
             sample = self.head.sample(self.head.condition(feats, valid))[:, -1]
             return torch.cat([sample[..., :-1], (sample[..., -1:] > 0).to(sample.dtype)], dim=-1)
@@ -399,13 +404,12 @@ class VLAModel(nn.Module):
         text_ids = self._batch_text(instruction)
         if self.cfg.effective_window == 1:
             images, valid = images[:, -1:], valid[:, -1:]
-            state = state[:, -1:] if state is not None else None
         if self.cfg.is_discrete:
             bins = self.decode_discrete(images[:, -1], text_ids)
             norm = undiscretize(bins, self.cfg.num_bins)
         else:
-            feats = self.with_state(self.window_features(images, text_ids), state)
-            norm = self.predict_normalized_from_features(feats, valid.to(self.device))
+            feats = self.window_features(images, text_ids)
+            norm = self.predict_normalized_from_features(feats, valid.to(self.device), state)
         return self.action_stats.unnormalize(norm.float().cpu())
 
     # ------------------------------------------------------------------ checkpoints

@@ -26,7 +26,7 @@ from example_interfaces.srv import Trigger
 
 from robovla.action import RecordEpisode
 from robovla.data.episode_writer import EpisodeWriter, new_episode_id
-from robovla.data.metadata import EpisodeMetadata
+from robovla.data.metadata import GEN3_ROBOT, EpisodeMetadata
 from robovla.data.typestore import typestore
 from robovla.msg import ArmCommand, Instruction, TaskOutcome
 from robovla.nodes.common import qos, topics
@@ -40,7 +40,7 @@ class RecorderParams:
     output_dir: str = "~/robovla_demos"
     cameras: list[str] = field(default_factory=lambda: ["front"])
     compressed: bool = False  # record /camera/<name>/image_raw/compressed instead of raw images
-    robot: str = "kinova_gen3_7dof+robotiq_2f_85"
+    robot: str = GEN3_ROBOT
     camera_rate_hz: float = 30.0
     control_rate_hz: float = 100.0
     flush_interval_s: float = 1.0

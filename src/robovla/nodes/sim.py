@@ -40,16 +40,13 @@ from robovla.nodes.common.params import declare_config
 from robovla.nodes.common.runner import run, side_node
 from robovla.sim.config import SimConfig, camera_due
 from robovla.sim.env import Gen3SimEnv
-from robovla.sim.expert import ScriptedExpert
+from robovla.sim.expert import ScriptedExpert, action_to_velocity
 from robovla.sim.tasks import get_task
-from robovla.sim.urdf import gen3_urdf
+from robovla.sim.urdf import ARM_LINKS, gen3_urdf
 from robovla.srv import ResetSim
 
 GRIPPER_JOINT = "robotiq_85_left_knuckle_joint"
-_TF_LINKS = (
-    "shoulder_link", "half_arm_1_link", "half_arm_2_link", "forearm_link",
-    "spherical_wrist_1_link", "spherical_wrist_2_link", "bracelet_link", "end_effector_link",
-)
+_TF_LINKS = ARM_LINKS[1:]  # every arm link below base_link, the frames of the URDF it publishes
 
 
 @dataclass
@@ -184,7 +181,7 @@ class SimNode(Node):
                 else:
                     task = request.task or (self.episode.task.name if self.episode.task else None)
                     self.episode = self.env.reset(task, self.seed, split=self.p.split)
-                self.sim_state = self.env.state()
+                self.sim_state = self.env.start_state  # reset/continue_with just computed it
             except (ValueError, RuntimeError) as exc:
                 response.success, response.message = False, str(exc)
                 return response
@@ -201,9 +198,10 @@ class SimNode(Node):
         cfg = self.env.config
         k = 0
         next_t = time.monotonic()
+        stamp = self.get_clock().now().to_msg()  # of the state published last: what the expert answers
         while not self._stop.is_set():
             with self.lock:
-                command = self._expert_command()
+                command = self._expert_command(stamp)
                 self.sim_state = self.env.step()
                 stamp = self.get_clock().now().to_msg()
                 q, knuckle = self.env.joint_positions(), self.env.gripper_knuckle()
@@ -243,20 +241,19 @@ class SimNode(Node):
                 else:
                     next_t = time.monotonic()
 
-    def _expert_command(self) -> ArmCommand | None:
-        """The expert's next command for the running episode (called with the lock held)."""
+    def _expert_command(self, state_stamp) -> ArmCommand | None:
+        """The expert's command answering the state stamped `state_stamp` (called with the lock held)."""
         if self.expert is None or not self.active or not self.episode_id or self.episode.task is None:
             return None
         if self._expert_episode != self.episode_id:
             self.expert.reset(self.episode)
             self._expert_episode = self.episode_id
-        action = self.expert.act(self.sim_state)
-        dt = self.env.config.control_dt
-        cmd = ArmCommand(episode_id=self.episode_id, gripper=float(action[6]))
-        cmd.header = self._header(self.get_clock().now().to_msg(), "base_link")
-        cmd.observation_stamp = cmd.header.stamp  # it answers the state of this very step
-        (cmd.twist.linear.x, cmd.twist.linear.y, cmd.twist.linear.z,
-         cmd.twist.angular.x, cmd.twist.angular.y, cmd.twist.angular.z) = (float(v) / dt for v in action[:6])
+        linear, angular, gripper = action_to_velocity(self.expert.act(self.sim_state), self.env.config.control_dt)
+        cmd = ArmCommand(episode_id=self.episode_id, gripper=gripper)
+        cmd.header = self._header(state_stamp, "base_link")
+        cmd.observation_stamp = state_stamp
+        (cmd.twist.linear.x, cmd.twist.linear.y, cmd.twist.linear.z) = (float(v) for v in linear)
+        (cmd.twist.angular.x, cmd.twist.angular.y, cmd.twist.angular.z) = (float(v) for v in angular)
         return cmd
 
     @staticmethod

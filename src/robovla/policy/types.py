@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from robovla.control.kinematics import N_JOINTS, as_joint_vector
+
 #: Action layout shared by the whole product (RoboVLMs / OXE convention): a relative
 #: end-effector motion per policy step, then the gripper.
 ACTION_DIM = 7
@@ -19,6 +21,10 @@ ACTION_NAMES = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper")
 
 #: Frame in which the translational and rotational deltas are expressed.
 DEFAULT_ACTION_FRAME = "base_link"
+
+#: Robot state a policy may read (VLAConfig.state_input) and datasets store: the 7 joint angles
+#: (rad) then the gripper (0 open .. 1 closed).
+STATE_DIM = N_JOINTS + 1
 
 
 @dataclass(frozen=True)
@@ -89,3 +95,14 @@ class ActionChunk:
     @property
     def horizon(self) -> int:
         return int(self.actions.shape[0])
+
+
+def observation_state(obs: Observation) -> np.ndarray:
+    """(STATE_DIM,) float32 state of one observation; a malformed or non-finite one is a clear error."""
+    try:
+        q = as_joint_vector(np.asarray(obs.joint_positions).reshape(-1))
+        if not np.isfinite(obs.gripper):
+            raise ValueError(f"gripper {obs.gripper} is not finite")
+    except ValueError as exc:
+        raise ValueError(f"observation state must be 7 finite joint positions + a finite gripper: {exc}") from None
+    return np.append(q, obs.gripper).astype(np.float32)

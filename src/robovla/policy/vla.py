@@ -17,7 +17,7 @@ import torch
 
 from robovla.model import VLAModel, load_vla
 from robovla.model.action_space import undiscretize
-from robovla.policy.types import ActionChunk, ObservationWindow
+from robovla.policy.types import ActionChunk, ObservationWindow, observation_state
 
 log = logging.getLogger(__name__)
 
@@ -95,18 +95,11 @@ class VLAPolicy:
             out.append(img)
         return np.stack(out)
 
-    def _window_state(self, window: ObservationWindow, frames: int) -> torch.Tensor | None:
-        """(1, frames, 8) joints + gripper of the newest `frames` observations, when the model reads state."""
+    def _window_state(self, window: ObservationWindow) -> torch.Tensor | None:
+        """(1, T, STATE_DIM) state of the window's frames, when the model reads it."""
         if not self.cfg.state_input:
             return None
-        rows = []
-        for o in window.observations[-frames:]:
-            q = np.asarray(o.joint_positions, dtype=np.float32).reshape(-1)
-            if q.shape != (7,) or not np.isfinite(q).all() or not np.isfinite(o.gripper):
-                raise ValueError(f"observation state must be 7 finite joint positions + a finite gripper, got "
-                                 f"{q.shape[0]} joints, gripper {o.gripper}")
-            rows.append(np.append(q, np.float32(o.gripper)))
-        return torch.from_numpy(np.stack(rows)).unsqueeze(0)
+        return torch.from_numpy(np.stack([observation_state(o) for o in window.observations])).unsqueeze(0)
 
     def _window_images(self, window: ObservationWindow) -> torch.Tensor:
         return torch.from_numpy(np.stack([self._frame_images(o) for o in window.observations])).unsqueeze(0)
@@ -128,8 +121,8 @@ class VLAPolicy:
             else:
                 if f == "one_step_continuous":
                     images, valid = images[:, -1:], valid[:, -1:]
-                feats = model.with_state(model.window_features(images, [text]), self._window_state(window, images.shape[1]))
-                norm = model.predict_normalized_from_features(feats, valid)
+                feats = model.window_features(images, [text])
+                norm = model.predict_normalized_from_features(feats, valid, self._window_state(window))
         actions = model.action_stats.unnormalize(norm.float().cpu())[0].numpy()
         latest = window.latest
         return ActionChunk(
@@ -155,5 +148,4 @@ class VLAPolicy:
         live = set(keys)
         self._features = {k: v for k, v in self._features.items() if k in live}
         feats = torch.stack([self._features[k] for k in keys]).unsqueeze(0)
-        feats = self.model.with_state(feats, self._window_state(window, len(keys)))
-        return self.model.predict_normalized_from_features(feats, valid)
+        return self.model.predict_normalized_from_features(feats, valid, self._window_state(window))

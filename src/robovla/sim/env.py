@@ -345,7 +345,7 @@ class Gen3SimEnv:
         pass the state step() returned to avoid building it twice)."""
         if self.episode is None or self.episode.task is None:
             return False
-        return self.episode.task.check(self.episode.params, self.start_state, state or self.state())
+        return self.episode.task.check(self.episode.params, self.start_state, self.state() if state is None else state)
 
     # ------------------------------------------------------------------ rendering
     def render(self, cameras: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:

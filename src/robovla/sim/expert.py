@@ -237,6 +237,12 @@ class ScriptedExpert:
         return a
 
 
+def action_to_velocity(action: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """7-D action over dt -> (base_link linear m/s, base_link angular rad/s, gripper 0..1): an ArmCommand."""
+    a = np.asarray(action, dtype=float)
+    return a[:3] / dt, a[3:6] / dt, float(a[6])
+
+
 def action_to_driver_command(action: np.ndarray, ee_rotation: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray, float]:
     """7-D action -> (tool-frame linear m/s, tool-frame angular deg/s, gripper position 0..0.8).
 

@@ -9,21 +9,18 @@ it so collecting a hundred demos takes minutes, not a quarter of an hour.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from robovla.data import messages as m
 from robovla.data.episode_writer import EpisodeWriter
-from robovla.data.metadata import EpisodeMetadata
+from robovla.data.metadata import GEN3_ROBOT, EpisodeMetadata
 from robovla.sim.config import camera_due
 from robovla.sim.env import Gen3SimEnv
-from robovla.sim.expert import ScriptedExpert, action_to_driver_command
+from robovla.sim.expert import ScriptedExpert, action_to_velocity
+from robovla.sim.rollout import EXPERT_GIVE_UP_STEPS, apply_action
 
-log = logging.getLogger(__name__)
-
-ROBOT = "kinova_gen3_7dof+robotiq_2f_85 (mujoco sim)"
-T0_NS = 1_700_000_000_000_000_000  # bag clock origin; episodes are independent recordings
+ROBOT = f"{GEN3_ROBOT} (mujoco sim)"
 
 
 @dataclass(frozen=True)
@@ -50,10 +47,11 @@ def record_expert_demo(
     tail_s: float = 0.3,
     episode_id: str | None = None,
 ) -> RecordedDemo:
-    """One demo: reset to (task, seed), a still lead-in, the expert until success or the time limit, a tail.
+    """One demo: reset to (task, seed), a still lead-in, the expert until success (then a tail), the
+    end of its plan or the time limit.
 
-    Every control step writes /joint_states and the expert's ArmCommand + driver Twist; every
-    camera period (mean rate camera_hz, as the sim node renders) the cameras. The success flag is the task checker's verdict.
+    Every control step writes /joint_states and the expert's ArmCommand + driver Twist; the cameras
+    come at camera_hz, as the sim node renders them. The success flag is the task checker's verdict.
     """
     cfg = env.config
     unknown = [c for c in cameras if c not in cfg.cameras]
@@ -76,10 +74,10 @@ def record_expert_demo(
     t0 = env.time
 
     def ns() -> int:
-        return T0_NS + int(round((env.time - t0) * 1e9))
+        return m.BAG_T0_NS + int(round((env.time - t0) * 1e9))
 
     state = env.state()
-    success, after, k = False, 0, 0
+    success, after, idle, k = False, 0, 0, 0
     try:
         while k < limit + tail:
             stamp = ns()
@@ -94,13 +92,10 @@ def record_expert_demo(
                              m.instruction_msg(episode.instruction, stamp, episode_id), stamp)
             if lead <= k and not success:
                 action = expert.act(state)
-                lin, ang_deg, grip = action_to_driver_command(action, state.ee_transform[:3, :3], cfg.control_dt)
+                lin, ang_deg, _ = apply_action(env, action, state)
                 writer.write(m.ARM_COMMAND_TOPIC, "robovla/msg/ArmCommand",
-                             m.arm_command_msg(action[:3] / cfg.control_dt, action[3:6] / cfg.control_dt,
-                                               float(action[6]), stamp, episode_id), stamp)
+                             m.arm_command_msg(*action_to_velocity(action, cfg.control_dt), stamp, episode_id), stamp)
                 writer.write(m.TWIST_TOPIC, "geometry_msgs/msg/Twist", m.twist_msg(lin, ang_deg), stamp)
-                env.apply_twist(lin, ang_deg)
-                env.gripper_command(grip)
             elif success:
                 env.stop()
                 after += 1
@@ -109,6 +104,9 @@ def record_expert_demo(
             state = env.step()
             if not success and lead <= k and env.success(state):
                 success = True
+            idle = idle + 1 if expert.done and not success else 0
+            if idle > EXPERT_GIVE_UP_STEPS:  # the plan is over and the checker never fired: a failed demo
+                break
             k += 1
         duration = env.time - t0
         path = writer.finish(success)

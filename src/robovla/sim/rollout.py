@@ -14,6 +14,9 @@ from robovla.sim.state import PrivilegedState
 
 log = logging.getLogger(__name__)
 
+#: control steps the expert may hold after its plan ends before an episode counts as failed
+EXPERT_GIVE_UP_STEPS = 25
+
 ActionFn = Callable[[PrivilegedState, dict[str, np.ndarray] | None], np.ndarray]
 
 
@@ -28,11 +31,12 @@ class EpisodeResult:
     actions: list[np.ndarray] = field(default_factory=list)
 
 
-def apply_action(env: Gen3SimEnv, action: np.ndarray, state: PrivilegedState) -> None:
-    """Send a 7-D action through the driver-level commands (tool twist in deg/s + gripper)."""
+def apply_action(env: Gen3SimEnv, action: np.ndarray, state: PrivilegedState) -> tuple[np.ndarray, np.ndarray, float]:
+    """Send a 7-D action through the driver-level commands; returns them (tool m/s, tool deg/s, gripper)."""
     lin, ang_deg, grip = action_to_driver_command(action, state.ee_transform[:3, :3], env.config.control_dt)
     env.apply_twist(lin, ang_deg)
     env.gripper_command(grip)
+    return lin, ang_deg, grip
 
 
 def run_expert_episode(
@@ -43,7 +47,7 @@ def run_expert_episode(
     max_steps: int | None = None,
     render: bool = False,
     split: str = "train",
-    extra_steps_after_done: int = 25,
+    extra_steps_after_done: int = EXPERT_GIVE_UP_STEPS,
 ) -> EpisodeResult:
     """Reset to (task, seed) and let the scripted expert act until success or the step limit."""
     expert = expert or ScriptedExpert(dt=env.config.control_dt)
@@ -60,7 +64,7 @@ def run_expert_episode(
         result.actions.append(action.astype(np.float32))
         apply_action(env, action, state)
         state = env.step()
-        if episode.task is not None and episode.task.check(episode.params, env.start_state, state):
+        if episode.task is not None and env.success(state):
             result.success, result.steps = True, step + 1
             break
         if expert.done:

@@ -7,6 +7,7 @@ used only for evaluation (split="eval").
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
@@ -58,6 +59,11 @@ class Task:
     def sample_params(self, rng: np.random.Generator) -> dict[str, Any]:
         picked = [str(c) for c in rng.permutation(COLORS)[: self.n_blocks]]
         return {"colors": picked}
+
+    def all_params(self, rng: np.random.Generator) -> list[dict[str, Any]]:
+        """Every choice of colours, in a seeded random order (feasibility search, not sampling)."""
+        choices = list(itertools.permutations(COLORS, self.n_blocks))
+        return [{"colors": [str(c) for c in choices[i]]} for i in rng.permutation(len(choices))]
 
     def instruction(self, params: dict[str, Any], rng: np.random.Generator, split: str = "train") -> str:
         if split == "train":
@@ -341,8 +347,7 @@ def continue_episode(
     names = [task.name if isinstance(task, Task) else task] if task is not None else list(rng.permutation(pool))
     for name in names:
         t = get_task(str(name))
-        for _ in range(10):  # parameters (colours) until one is feasible here
-            params = t.sample_params(rng)
+        for params in t.all_params(rng):  # the first feasible choice of colours, if any
             if t.precondition(params, state):
                 return Episode(task=t, params=params, layout=layout, instruction=t.instruction(params, rng, split))
     if task is not None:

@@ -13,6 +13,7 @@ from xml.sax.saxutils import quoteattr
 
 import mujoco
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from robovla.control import kinematics as kin
 
@@ -24,15 +25,8 @@ ARM_LINKS = (
 
 def quat_to_rpy(q: np.ndarray) -> tuple[float, float, float]:
     """MuJoCo (w, x, y, z) -> URDF fixed-axis roll, pitch, yaw."""
-    mat = np.zeros(9)
-    mujoco.mju_quat2Mat(mat, np.asarray(q, dtype=float))
-    r = mat.reshape(3, 3)
-    pitch = float(np.arcsin(-np.clip(r[2, 0], -1.0, 1.0)))
-    if abs(r[2, 0]) < 1.0 - 1e-9:
-        roll, yaw = float(np.arctan2(r[2, 1], r[2, 2])), float(np.arctan2(r[1, 0], r[0, 0]))
-    else:  # gimbal lock: put everything into yaw
-        roll, yaw = 0.0, float(np.arctan2(-r[0, 1], r[1, 1]))
-    return roll, pitch, yaw
+    roll, pitch, yaw = Rotation.from_quat(np.asarray(q, dtype=float), scalar_first=True).as_euler("xyz")
+    return float(roll), float(pitch), float(yaw)
 
 
 def _origin(pos: np.ndarray, quat: np.ndarray) -> str:

@@ -229,8 +229,7 @@ def run_training(cfg: TrainConfig, data_dirs: list[str], out_dir: str | Path, ba
             "model": model_cfg.to_dict(), "train_episodes": [e.episode_id for e in train_eps],
             "val_episodes": [e.episode_id for e in val_eps], "co_train_episodes": len(co_eps),
             "parameters": model.parameter_counts()}, indent=2))
-    fresh = [m for m in (model.head, model.state_proj) if m is not None]  # new modules take head_lr
-    head_ids = {id(p) for m in fresh for p in m.parameters()}
+    head_ids = {id(p) for m in model.fresh_modules() for p in m.parameters()}
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [{"params": [p for p in params if id(p) not in head_ids], "lr": cfg.lr},
               {"params": [p for p in params if id(p) in head_ids], "lr": cfg.head_lr or cfg.lr}]

@@ -64,8 +64,10 @@ class EpisodeClient:
         self._thread.start()
 
     # ------------------------------------------------------------------ readiness
-    def wait_ready(self, timeout: float, recorder: bool = False, nodes: tuple[str, ...] = ()) -> str | None:
-        """None when the graph answers (and every named node is on it), else what is missing."""
+    def wait_ready(self, timeout: float, nodes: tuple[str, ...] = (), publishers: tuple[str, ...] = ()) -> str | None:
+        """None when every named node is on the graph, every named topic has a publisher (a node
+        that creates it only once it can serve, e.g. after loading a model) and the sim, goal and
+        (with a recorder node) recording servers answer; else what is missing."""
         deadline = time.monotonic() + timeout
         while True:
             missing = set(nodes) - set(self.node.get_node_names())
@@ -74,17 +76,16 @@ class EpisodeClient:
             if time.monotonic() > deadline:
                 return f"nodes never came up: {sorted(missing)}"
             time.sleep(0.1)
-        # vla_inference joins the graph before its policy has loaded (seconds for a checkpoint);
-        # it creates its chunk publisher after: a goal sent earlier would run without a policy
-        while "vla_inference" in nodes and self.node.count_publishers(topics.ACTION_CHUNK) == 0:
-            if time.monotonic() > deadline:
-                return "vla_inference never finished loading its policy"
-            time.sleep(0.1)
+        for topic in publishers:
+            while self.node.count_publishers(topic) == 0:
+                if time.monotonic() > deadline:
+                    return f"nothing ever published {topic}"
+                time.sleep(0.1)
         if not self.reset_client.wait_for_service(timeout_sec=timeout):
             return f"no sim reset service on {topics.RESET_SIM}"
         if not self.goal_client.wait_for_server(timeout_sec=timeout):
             return f"no ExecuteInstruction server on {topics.EXECUTE_INSTRUCTION}"
-        if recorder and not self.record_client.wait_for_server(timeout_sec=timeout):
+        if "recorder" in nodes and not self.record_client.wait_for_server(timeout_sec=timeout):
             return f"no recorder on {topics.RECORD_EPISODE}"
         return None
 
@@ -125,6 +126,16 @@ class EpisodeClient:
         if not handle.accepted:
             raise RuntimeError(f"the recorder rejected episode {episode_id}")
         return handle
+
+    def execute_recorded(self, instruction: str, episode_id: str, timeout_s: float, notes: str = "",
+                         on_feedback: Callable[[int, float, str], None] | None = None, settle_s: float = 0.3):
+        """One goal recorded as one episode bag: a moment of the scene at rest, the goal, a moment
+        after; (GoalOutcome, RecordEpisode result)."""
+        handle = self.start_recording(instruction, episode_id, notes=notes)
+        time.sleep(settle_s)
+        outcome = self.execute(instruction, timeout_s, on_feedback)
+        time.sleep(settle_s)
+        return outcome, self.stop_recording(handle)
 
     def stop_recording(self, handle, timeout: float = 60.0):
         """Cancel (= finish) a recording; the recorder's RecordEpisode result."""
