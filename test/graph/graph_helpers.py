@@ -30,7 +30,9 @@ GRAPH_NODES = ("task_manager", "camera_sync", "history_buffer", "vla_inference",
 
 class KortexPeer(Node):
     def __init__(self, context=None, cameras=("front", "wrist"), width=320, height=240, camera_hz=30.0,
-                 joint_hz=100.0):
+                 joint_hz=100.0, record: tuple[str, ...] | None = None):
+        """`record` names the graph outputs to subscribe to (default: all); a benchmark leaves out the
+        image-carrying streams so that the peer's own deserialization does not load the graph."""
         super().__init__("kortex_test_peer", context=context)
         self.lock = threading.Lock()
         self.received: dict[str, list[tuple[float, object]]] = defaultdict(list)
@@ -50,7 +52,8 @@ class KortexPeer(Node):
             "instruction": (Instruction, topics.INSTRUCTION, qos.LATCHED),
             "markers": (MarkerArray, topics.INTENT_MARKERS, qos.COMMAND),
         }.items():
-            self.create_subscription(msg_type, topic, lambda m, n=name: self._record(n, m), profile)
+            if record is None or name in record:
+                self.create_subscription(msg_type, topic, lambda m, n=name: self._record(n, m), profile)
         self.gripper_goals: list[float] = []
         ActionServer(self, ParallelGripperCommand, topics.GRIPPER_ACTION, self._gripper)
         self.create_timer(1.0 / camera_hz, self._publish_cameras)

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.ros
 def test_train_demo_then_demo_at_small_size(tmp_path: Path) -> None:
     demos, run, out = tmp_path / "demos", tmp_path / "run", tmp_path / "out"
     assert_ok(robovla("collect", "--offline", "--episodes", "2", "--tasks", "turn_on_light,open_drawer",
-               "--noise", "0.02", "--out", str(demos)))
+               "--noise", "0.02", "--approach-jitter", "0.025", "--out", str(demos)))
     assert_ok(robovla("train", "--data", str(demos), "--out", str(run), "--preset", "demo",
                "--steps", "4", "--set", "batch_size=2", "--set", "eval_every=0", "--set", "save_every=0",
                "--set", "data.val_fraction=0.0", "--no-progress"))

@@ -14,9 +14,11 @@ from robovla.sim.tasks import continue_episode, make_episode
 
 
 def test_demo_bag_has_the_recorder_layout_and_learnable_labels(env, tmp_path) -> None:
-    demo = record_expert_demo(env, tmp_path, "turn_on_light", 3, cameras=("front",), camera_hz=20.0, noise=0.01)
+    demo = record_expert_demo(env, tmp_path, "turn_on_light", 3, cameras=("front",), camera_hz=20.0, noise=0.01,
+                              approach_jitter=0.02)
     assert demo.success and demo.path == tmp_path / "turn_on_light_00003"
     raw = read_episode_bag(demo.path, image_size=None)
+    assert "approach jitter 0.02" in raw.metadata.operator_notes
     assert raw.metadata.success and raw.metadata.finished
     assert raw.metadata.instruction == demo.instruction and raw.instruction == demo.instruction
     assert raw.metadata.extra["task"] == "turn_on_light" and raw.metadata.camera_names == ["front"]

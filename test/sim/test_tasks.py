@@ -103,3 +103,40 @@ def test_scripted_expert_success_rate(env, name) -> None:
     rate = np.mean([r.success for r in results])
     failed = [r.seed for r in results if not r.success]
     assert rate >= 0.95, f"{name}: {rate:.2f} over {N_SEEDS} seeds, failed seeds {failed}"
+
+
+def _hover_point(env, task: str, seed: int, jitter: float) -> tuple[np.ndarray, bool]:
+    """TCP where the expert leaves its first (approach) phase, and whether the episode succeeds."""
+    episode = env.reset(task, seed)
+    expert = ScriptedExpert(dt=env.config.control_dt, seed=seed, approach_jitter=jitter)
+    expert.reset(episode)
+    first, hover, state = expert.phase_name, None, env.state()
+    for _ in range(int(env.config.max_episode_s * env.config.control_hz)):
+        apply_action(env, expert.act(state), state)
+        if hover is None and expert.phase_name != first:
+            hover = state.tcp_pos.copy()
+        state = env.step()
+        if env.success(state):
+            break
+    env.stop()
+    return hover, env.success(state)
+
+
+@pytest.mark.parametrize("task", ["open_drawer", "turn_on_light", "lift_block"])
+def test_approach_jitter_moves_the_waypoint_and_the_expert_still_succeeds(env, task) -> None:
+    offsets = []
+    for seed in (3, 4, 5):
+        base, ok = _hover_point(env, task, seed, 0.0)
+        assert ok
+        jittered, ok = _hover_point(env, task, seed, 0.03)
+        assert ok, f"{task} seed {seed}: the expert failed with approach jitter"
+        offsets.append(np.linalg.norm(jittered[:2] - base[:2]))
+    # the hover point moved (well beyond the phase tolerance) but stayed within the jitter disc + tolerance
+    assert max(offsets) > 0.012 and max(offsets) < 0.03 + 0.015, offsets
+
+
+def test_approach_jitter_out_of_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="approach_jitter"):
+        ScriptedExpert(approach_jitter=0.5)
+    with pytest.raises(ValueError, match="approach_jitter"):
+        ScriptedExpert(approach_jitter=-0.01)

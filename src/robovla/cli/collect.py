@@ -28,6 +28,8 @@ def register(sub, help_text: str) -> None:
     p.add_argument("--tasks", default="", help="comma-separated tasks (default: all)")
     p.add_argument("--seed", type=int, default=0, help="first scene seed")
     p.add_argument("--noise", type=float, default=0.0, help="expert velocity noise (m/s std) for diverse demos")
+    p.add_argument("--approach-jitter", type=float, default=0.0, metavar="M",
+                   help="offset the expert's hover waypoints by up to M metres, so demos show recoveries")
     p.add_argument("--timeout", type=float, default=15.0, help="seconds per episode")
     p.add_argument("--cameras", default="front,wrist", help="comma-separated cameras to record")
     p.add_argument("--logs", default=None, help="directory for the node logs")
@@ -52,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     cameras = [c for c in args.cameras.split(",") if c]
     if args.offline:
         return _run_offline(plans, out, cameras, args)
-    overrides = {"sim.expert": True, "sim.expert_noise": args.noise, "sim.speed": 1.0, "sim.split": "train",
+    overrides = {"sim.expert": True, "sim.expert_noise": args.noise, "sim.expert_approach_jitter": args.approach_jitter,
+                 "sim.speed": 1.0, "sim.split": "train",
                  "sim.task": plans[0].first_task, "sim.seed": plans[0].seed,
                  "recorder.output_dir": str(out), "recorder.cameras": cameras, "recorder.default_success": False}
     ok = 0
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
                 raise RuntimeError(f"sim reset failed for {plan.first_task} seed {plan.seed}: {reset.message}")
             episode_id = f"{plan.first_task}_{plan.seed:05d}"
             outcome, result = client.execute_recorded(reset.instruction, episode_id, args.timeout,
-                                                      notes=f"scripted expert, noise {args.noise}")
+                                                      notes=f"scripted expert, noise {args.noise}, approach jitter {args.approach_jitter}")
             if not result.success:
                 raise RuntimeError(f"recording {episode_id} failed: {result.message}")
             ok += outcome.success
@@ -92,7 +95,8 @@ def _run_offline(plans, out: Path, cameras: list[str], args: argparse.Namespace)
             bar = tqdm(plans, desc="collect (offline)", unit="ep", file=sys.stderr)
             for plan in bar:
                 demo = record_expert_demo(env, out, plan.first_task, plan.seed, cameras=tuple(cameras),
-                                          camera_hz=camera_hz, noise=args.noise, split="train")
+                                          camera_hz=camera_hz, noise=args.noise,
+                                          approach_jitter=args.approach_jitter, split="train")
                 ok += demo.success
                 if not demo.success and not args.keep_failures:
                     shutil.rmtree(demo.path)

@@ -56,6 +56,7 @@ class SimNodeParams:
     speed: float = 1.0  # with real_time: sim seconds per wall second (2.0 = twice real time)
     expert: bool = False  # scripted expert publishes arm commands while an instruction is active
     expert_noise: float = 0.0  # m/s std of the expert's velocity noise (demonstration diversity)
+    expert_approach_jitter: float = 0.0  # m: offset of the expert's hover waypoints (recoveries in demos)
     camera_hz: float = 15.0  # image publishing rate (sim time)
     task: str = ""  # task at start ("" = neutral scene until sim/reset)
     seed: int = 0
@@ -96,7 +97,8 @@ class SimNode(Node):
         self.expert: ScriptedExpert | None = None
         self.command_pub = None
         if self.p.expert:
-            self.expert = ScriptedExpert(dt=cfg.control_dt, noise=self.p.expert_noise, seed=self.p.seed)
+            self.expert = ScriptedExpert(dt=cfg.control_dt, noise=self.p.expert_noise, seed=self.p.seed,
+                                         approach_jitter=self.p.expert_approach_jitter)
             self.command_pub = self.create_publisher(ArmCommand, topics.ARM_COMMAND, qos.COMMAND)
             self._expert_episode = ""
         self.create_subscription(Twist, topics.TWIST_COMMANDS, self._on_twist, qos.COMMAND)

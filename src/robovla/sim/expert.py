@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 DOWN_ROTATION = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])
 HOVER_Z = 0.13
+MAX_APPROACH_JITTER = 0.04  # m; the open fingers clear a handle or cube by about this much
 GRASP_Z = scene.BLOCK_HALF + 0.003
 
 Vec = np.ndarray
@@ -40,6 +41,7 @@ class Phase:
     min_time: float = 0.0
     max_time: float = 6.0
     until: Callable[[PrivilegedState], bool] | None = None
+    approach: bool = False  # a waypoint only: ScriptedExpert(approach_jitter=) may offset it
 
 
 def face_yaw(yaw: float) -> float:
@@ -73,7 +75,7 @@ def _entry_tcp(dz: float = 0.0) -> TargetFn:
 
 def _pick(color: str) -> list[Phase]:
     return [
-        Phase("above_block", _block_at(color, HOVER_Z), 0.0, _block_yaw(color), tol=0.01),
+        Phase("above_block", _block_at(color, HOVER_Z), 0.0, _block_yaw(color), tol=0.01, approach=True),
         Phase("descend", _block_at(color, GRASP_Z), 0.0, _block_yaw(color), tol=0.005, speed=0.15),
         Phase("close", None, 1.0, min_time=0.4, max_time=0.6),
         Phase("lift", _entry_tcp(0.13), 1.0, tol=0.012, speed=0.2),
@@ -112,20 +114,21 @@ def plan(episode: Episode) -> list[Phase]:
         ]
     if name == "place_in_bowl":
         return _pick(colors[0]) + [
-            Phase("above_bowl", lambda s, s0: np.array([s.bowl_pos[0], s.bowl_pos[1], 0.16]), 1.0, tol=0.012),
+            Phase("above_bowl", lambda s, s0: np.array([s.bowl_pos[0], s.bowl_pos[1], 0.16]), 1.0, tol=0.012, approach=True),
             Phase("lower", lambda s, s0: np.array([s.bowl_pos[0], s.bowl_pos[1], 0.075]), 1.0, tol=0.008, speed=0.12),
         ] + _release_and_retreat()
     if name == "stack_blocks":
         top, bottom = colors
         place_z = scene.BLOCK_HALF * 3 + GRASP_Z - scene.BLOCK_HALF + 0.006
         return _pick(top) + [
-            Phase("above_bottom", _block_at(bottom, 0.16), 1.0, _block_yaw(bottom), tol=0.008),
+            Phase("above_bottom", _block_at(bottom, 0.16), 1.0, _block_yaw(bottom), tol=0.008, approach=True),
             Phase("lower", _block_at(bottom, place_z), 1.0, _block_yaw(bottom), tol=0.004, speed=0.08),
         ] + _release_and_retreat()
     if name in ("open_drawer", "close_drawer"):
         goal = 0.17 if name == "open_drawer" else -0.004
         return [
-            Phase("above_handle", lambda s, s0: handle_position(s.drawer_opening) + [0, 0, 0.09], 0.0, lambda s, s0: 0.0, tol=0.01),
+            Phase("above_handle", lambda s, s0: handle_position(s.drawer_opening) + [0, 0, 0.09], 0.0, lambda s, s0: 0.0,
+                  tol=0.01, approach=True),
             Phase("descend", lambda s, s0: handle_position(s.drawer_opening), 0.0, lambda s, s0: 0.0, tol=0.005, speed=0.12),
             Phase("close", None, 1.0, min_time=0.4, max_time=0.6),
             Phase("slide", lambda s, s0: handle_position(goal), 1.0, tol=0.01, speed=0.12),
@@ -133,7 +136,7 @@ def plan(episode: Episode) -> list[Phase]:
     if name in ("turn_on_light", "turn_off_light"):
         bx, by = scene.BUTTON_POS
         return [
-            Phase("above_button", _const([bx, by, 0.15]), 1.0, lambda s, s0: 0.0, tol=0.01),
+            Phase("above_button", _const([bx, by, 0.15]), 1.0, lambda s, s0: 0.0, tol=0.01, approach=True),
             Phase(
                 "press", _const([bx, by, 0.03]), 1.0, tol=0.002, speed=0.06, max_time=3.0,
                 until=lambda s: s.button_depth > scene.BUTTON_PRESS_DEPTH + 0.002,
@@ -155,12 +158,17 @@ class ScriptedExpert:
         seed: int | None = None,
         gain: float = 5.0,
         rot_gain: float = 4.0,
+        approach_jitter: float = 0.0,
     ) -> None:
         if dt <= 0:
             raise ValueError(f"dt must be positive, got {dt}")
         if noise < 0:
             raise ValueError(f"noise must be >= 0, got {noise}")
+        if not 0.0 <= approach_jitter <= MAX_APPROACH_JITTER:
+            raise ValueError(f"approach_jitter must be in [0, {MAX_APPROACH_JITTER}] m, got {approach_jitter}")
         self.dt, self.noise, self.gain, self.rot_gain = float(dt), float(noise), float(gain), float(rot_gain)
+        self.approach_jitter = float(approach_jitter)
+        self._offset = np.zeros(3)
         self._rng = np.random.default_rng(seed)
         self._phases: list[Phase] = []
         self._index = 0
@@ -193,7 +201,8 @@ class ScriptedExpert:
         phase = self._phases[self._index]
         if self._entry is None:
             self._entry, self._entry_yaw, self._t_phase = state, state.tool_yaw, 0.0
-        target = phase.target(state, self._entry) if phase.target else self._entry.tcp_pos
+            self._offset = self._approach_offset() if phase.approach else np.zeros(3)
+        target = (phase.target(state, self._entry) + self._offset) if phase.target else self._entry.tcp_pos
         yaw = phase.yaw(state, self._entry) if phase.yaw else self._entry_yaw
         rot_goal = np.array([[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1]]) @ DOWN_ROTATION
         rot_err = kin.rotation_vector(rot_goal @ state.ee_transform[:3, :3].T)
@@ -230,6 +239,19 @@ class ScriptedExpert:
         action[3:6] = w * self.dt
         action[6] = phase.grip
         return action
+
+    def _approach_offset(self) -> np.ndarray:
+        """A waypoint offset (uniform in a disc in x-y, half as much in z).
+
+        Demonstrations that reach the hover point slightly off, then correct on the way down, show
+        a policy how to recover from the small misses it will make itself (the DART idea, without
+        labels that differ from what was executed).
+        """
+        j = self.approach_jitter
+        if j <= 0:
+            return np.zeros(3)
+        r, phi = j * np.sqrt(self._rng.uniform()), self._rng.uniform(0, 2 * np.pi)
+        return np.array([r * np.cos(phi), r * np.sin(phi), self._rng.uniform(-j / 2, j / 2)])
 
     def _hold_action(self) -> np.ndarray:
         a = np.zeros(7)

@@ -42,6 +42,7 @@ def record_expert_demo(
     cameras: tuple[str, ...] = ("front", "wrist"),
     camera_hz: float = 15.0,
     noise: float = 0.0,
+    approach_jitter: float = 0.0,
     split: str = "train",
     lead_in_s: float = 0.3,
     tail_s: float = 0.3,
@@ -59,12 +60,12 @@ def record_expert_demo(
         raise ValueError(f"camera(s) {unknown} are not rendered by the sim (has {list(cfg.cameras)})")
     episode = env.reset(task, seed, split=split)
     episode_id = episode_id or f"{task}_{seed:05d}"
-    expert = ScriptedExpert(dt=cfg.control_dt, noise=noise, seed=seed)
+    expert = ScriptedExpert(dt=cfg.control_dt, noise=noise, seed=seed, approach_jitter=approach_jitter)
     expert.reset(episode)
     meta = EpisodeMetadata(
         episode_id=episode_id, instruction=episode.instruction, robot=ROBOT, camera_names=list(cameras),
         camera_rate_hz=camera_hz, control_rate_hz=cfg.control_hz,
-        operator_notes=f"scripted expert (in-process sim), noise {noise}",
+        operator_notes=f"scripted expert (in-process sim), noise {noise}, approach jitter {approach_jitter}",
         extra={"task": task, "seed": seed, "split": split},
     )
     writer = EpisodeWriter(root, meta, fsync=False)
