@@ -24,11 +24,11 @@ demo: setup
 # held-out scenes and phrasings. Everything is seeded; DEMO_RUN keeps the demos, run and eval.
 DEMO_RUN ?= runs/train_demo
 DEMO_TASKS ?= open_drawer,close_drawer,turn_on_light,turn_off_light
-DEMO_EPISODES ?= 320
-DEMO_EVAL_EPISODES ?= 40
+DEMO_EPISODES ?= 400
+DEMO_EVAL_EPISODES ?= 60
 train-demo: setup
 	@$(ENV) && set -e && rm -rf $(DEMO_RUN) && \
-	python -m robovla collect --offline --episodes $(DEMO_EPISODES) --tasks $(DEMO_TASKS) --noise 0.02 \
+	python -m robovla collect --offline --episodes $(DEMO_EPISODES) --tasks $(DEMO_TASKS) --noise 0.02 --approach-jitter 0.025 \
 		--out $(DEMO_RUN)/demos && \
 	python -m robovla train --data $(DEMO_RUN)/demos --out $(DEMO_RUN)/run --preset demo --no-progress && \
 	rm -rf checkpoints/demo && mkdir -p checkpoints && cp -r $(DEMO_RUN)/run/best checkpoints/demo && \
