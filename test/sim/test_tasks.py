@@ -105,21 +105,24 @@ def test_scripted_expert_success_rate(env, name) -> None:
     assert rate >= 0.95, f"{name}: {rate:.2f} over {N_SEEDS} seeds, failed seeds {failed}"
 
 
+class _HoverRecorder(ScriptedExpert):
+    """The expert, noting the TCP where it leaves its first (approach) phase."""
+
+    hover: np.ndarray | None = None
+
+    def act(self, state):
+        before = self.phase_name
+        action = super().act(state)
+        if self.hover is None and self.phase_name != before:
+            self.hover = state.tcp_pos.copy()
+        return action
+
+
 def _hover_point(env, task: str, seed: int, jitter: float) -> tuple[np.ndarray, bool]:
-    """TCP where the expert leaves its first (approach) phase, and whether the episode succeeds."""
-    episode = env.reset(task, seed)
-    expert = ScriptedExpert(dt=env.config.control_dt, seed=seed, approach_jitter=jitter)
-    expert.reset(episode)
-    first, hover, state = expert.phase_name, None, env.state()
-    for _ in range(int(env.config.max_episode_s * env.config.control_hz)):
-        apply_action(env, expert.act(state), state)
-        if hover is None and expert.phase_name != first:
-            hover = state.tcp_pos.copy()
-        state = env.step()
-        if env.success(state):
-            break
-    env.stop()
-    return hover, env.success(state)
+    """Hover point of the first phase and whether the episode succeeds (the shared rollout loop)."""
+    expert = _HoverRecorder(dt=env.config.control_dt, seed=seed, approach_jitter=jitter)
+    result = run_expert_episode(env, task, seed, expert=expert)
+    return expert.hover, result.success
 
 
 @pytest.mark.parametrize("task", ["open_drawer", "turn_on_light", "lift_block"])
