@@ -75,10 +75,17 @@ def test_summary_counts_chains_like_calvin(tmp_path) -> None:
     assert s["per_task"] == {"close_drawer": 1.0, "lift_block": pytest.approx(2 / 4), "open_drawer": 1.0,
                              "turn_on_light": 0.0}
     assert s["per_task_detail"]["lift_block"]["n"] == 4
+    assert s["per_instruction_detail"]["lift_block"] == {"do lift_block": s["per_task_detail"]["lift_block"]}
     path = write_summary(s, tmp_path / "x.json")
     assert json.loads(path.read_text())["chain_success"] == [0.75, 0.5, 0.25]
     table = summary_table(s)
     assert "| lift_block | 0.50 |" in table and "0.75 / 0.50 / 0.25" in table
+    assert "| instruction |" not in table  # one phrasing per task: no phrasing table
+    records.append(EpisodeRecord(4, 5, [TaskAttempt("lift_block", "raise the cube", True, 30, 3.0)]))
+    by = summarize(records, chain=3)["per_instruction_detail"]["lift_block"]
+    assert (by["do lift_block"]["successes"], by["do lift_block"]["n"]) == (2, 4)
+    assert (by["raise the cube"]["successes"], by["raise the cube"]["n"]) == (1, 1)
+    assert "| lift_block | raise the cube | 1/1 |" in summary_table(summarize(records, chain=3))
     png = plot_chain({"test": s}, tmp_path / "x_chain.png")
     with Image.open(png) as im:
         assert im.size[0] > 300

@@ -125,7 +125,7 @@ def _hover_point(env, task: str, seed: int, jitter: float) -> tuple[np.ndarray, 
     return expert.hover, result.success
 
 
-@pytest.mark.parametrize("task", ["open_drawer", "turn_on_light", "lift_block"])
+@pytest.mark.parametrize("task", ["open_drawer", "close_drawer", "turn_on_light", "lift_block"])
 def test_approach_jitter_moves_the_waypoint_and_the_expert_still_succeeds(env, task) -> None:
     offsets = []
     for seed in (3, 4, 5):

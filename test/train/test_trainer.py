@@ -57,7 +57,8 @@ def test_sampler_is_resumable_and_mixes() -> None:
 
 
 def test_kill_and_resume_matches_uninterrupted_run(data: dict[str, Path], tmp_path: Path) -> None:
-    steps, extra = 16, ["save_every=4", "eval_every=4"]
+    # word dropout on: a resumed run must drop the same words as the uninterrupted one
+    steps, extra = 16, ["save_every=4", "eval_every=4", "data.instruction_word_dropout=0.5"]
     ref = run_training(_cfg(data, steps, *extra), [str(data["bags"])], tmp_path / "ref", show_progress=False)
     assert ref.steps_done == steps and Path(ref.checkpoint_dir).is_dir()
     assert (tmp_path / "ref" / "tb").is_dir() and (tmp_path / "ref" / "metrics.jsonl").is_file()

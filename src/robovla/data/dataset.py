@@ -42,10 +42,13 @@ class DataConfig:
     include_incomplete: bool = False  # salvaged / unfinished episodes
     only_successful: bool = False
     stride: int = 1  # sample every `stride`-th window end
+    instruction_word_dropout: float = 0.0  # training batches only (robovla.data.augment says why)
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.chunk < 1:
             raise ValueError(f"window and chunk must be >= 1, got {self.window}, {self.chunk}")
+        if not 0.0 <= self.instruction_word_dropout < 1.0:
+            raise ValueError(f"instruction_word_dropout must be in [0, 1), got {self.instruction_word_dropout}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
 

@@ -86,8 +86,10 @@ def summarize(records: Sequence[EpisodeRecord], chain: int, **meta: Any) -> dict
     """The JSON `robovla eval` writes."""
     attempts = [a for r in records for a in r.attempts]
     per_task: dict[str, list[bool]] = {}
+    per_phrasing: dict[str, dict[str, list[bool]]] = {}  # a paraphrase the policy misreads shows here
     for a in attempts:
         per_task.setdefault(a.task, []).append(a.success)
+        per_phrasing.setdefault(a.task, {}).setdefault(a.instruction, []).append(a.success)
     # the first task of every chain, the plain single-task success rate
     first = [r.attempts[0].success for r in records if r.attempts]
     n = len(records)
@@ -100,6 +102,8 @@ def summarize(records: Sequence[EpisodeRecord], chain: int, **meta: Any) -> dict
         "success_rate_ci95": list(wilson_interval(sum(first), len(first))),
         "per_task": {t: sum(v) / len(v) for t, v in sorted(per_task.items())},
         "per_task_detail": {t: _rate(sum(v), len(v)) for t, v in sorted(per_task.items())},
+        "per_instruction_detail": {t: {i: _rate(sum(v), len(v)) for i, v in sorted(by.items())}
+                                   for t, by in sorted(per_phrasing.items())},
         "chain_success": [c["rate"] for c in chain_rates],
         "chain_success_detail": chain_rates,
         "avg_len": float(np.mean([r.completed for r in records])) if records else 0.0,
@@ -122,6 +126,11 @@ def summary_table(summary: dict[str, Any]) -> str:
         lines.append(f"| {task} | {d['rate']:.2f} | {d['ci95'][0]:.2f}-{d['ci95'][1]:.2f} | {d['n']} |")
     lo, hi = summary["success_rate_ci95"]
     lines.append(f"| **all (first task)** | **{summary['success_rate']:.2f}** | {lo:.2f}-{hi:.2f} | {summary['episodes']} |")
+    phrasings = summary.get("per_instruction_detail", {})
+    if any(len(by) > 1 for by in phrasings.values()):
+        lines += ["", "| task | instruction | success |", "|---|---|---|"]
+        for task, by in phrasings.items():
+            lines += [f"| {task} | {i} | {d['successes']}/{d['n']} |" for i, d in by.items()]
     if summary["chain"] > 1:
         rates = " / ".join(f"{r:.2f}" for r in summary["chain_success"])
         lines.append(f"\n1..{summary['chain']} tasks in a row: {rates}; average length {summary['avg_len']:.2f}")

@@ -26,12 +26,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import yaml
 from torch import nn
 from torch.utils.data import ConcatDataset, DataLoader
 from tqdm import tqdm
 
+from robovla.data.augment import drop_instruction_words
 from robovla.data.dataset import WindowDataset, collate, episode_actions, load_episodes, split_episodes
 from robovla.model import ActionStats, VLAConfig, VLAModel, build_vla, load_vla
 from robovla.model.checkpoint import read_checkpoint_config
@@ -312,8 +314,12 @@ def run_training(cfg: TrainConfig, data_dirs: list[str], out_dir: str | Path, ba
         if stop():
             stopped = True
             break
-        for _ in range(cfg.grad_accum):
-            batch = _batch_to(next(it), device)
+        for micro in range(cfg.grad_accum):
+            batch = next(it)
+            if cfg.data.instruction_word_dropout > 0:  # seeded by the step: a resumed run drops the same words
+                rng = np.random.default_rng((cfg.seed, step, micro, accelerator.process_index))
+                batch["instruction"] = drop_instruction_words(batch["instruction"], cfg.data.instruction_word_dropout, rng)
+            batch = _batch_to(batch, device)
             with accelerator.accumulate(wrapped):
                 out = wrapped(batch)
                 accelerator.backward(out["loss"])
