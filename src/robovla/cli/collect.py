@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     from robovla.cli.session import EXPERT_NODES, SimSession
     from robovla.sim.benchmark import plan_episodes
+    from robovla.sim.expert import expert_notes
 
     try:
         plans = plan_episodes(args.episodes, [t for t in args.tasks.split(",") if t] or None, args.seed)
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
                 raise RuntimeError(f"sim reset failed for {plan.first_task} seed {plan.seed}: {reset.message}")
             episode_id = f"{plan.first_task}_{plan.seed:05d}"
             outcome, result = client.execute_recorded(reset.instruction, episode_id, args.timeout,
-                                                      notes=f"scripted expert, noise {args.noise}, approach jitter {args.approach_jitter}")
+                                                      notes=expert_notes(args.noise, args.approach_jitter, "ROS graph"))
             if not result.success:
                 raise RuntimeError(f"recording {episode_id} failed: {result.message}")
             ok += outcome.success

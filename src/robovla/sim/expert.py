@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 DOWN_ROTATION = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])
 HOVER_Z = 0.13
-MAX_APPROACH_JITTER = 0.04  # m; the open fingers clear a handle or cube by about this much
+MAX_APPROACH_JITTER = 0.04  # m; the open fingers clear a cube, and the hook a drawer wall, by about this much
 GRASP_Z = scene.BLOCK_HALF + 0.003
 
 Vec = np.ndarray
@@ -94,6 +94,8 @@ HOOK_Y = 0.045  # m from the drawer's centre line, toward the robot's side (the 
 DRAWER_TOOL_Z = 0.065  # m: fingers below the drawer's rim, above its floor
 _FINGERS_ALONG_X: YawFn = lambda s, s0: np.pi / 2  # the finger linkage spans the drawer's length, not its width
 PUSH_STANDOFF = 0.06  # m in front of the fully open drawer's front face
+PULL_TO_OPENING = 0.17  # m: past the task's DRAWER_OPEN, so the pull does not stop at the threshold
+PUSHED_SHUT = 0.01  # m: the push goes on past DRAWER_CLOSED, to the stop
 
 
 def _open_drawer_by_hooking() -> list[Phase]:
@@ -109,21 +111,21 @@ def _open_drawer_by_hooking() -> list[Phase]:
     return [
         Phase("above_drawer", inside(z=0.16), 1.0, _FINGERS_ALONG_X, tol=0.01, approach=True),
         Phase("descend", inside(), 1.0, _FINGERS_ALONG_X, tol=0.008, speed=0.12),
-        Phase("pull", inside(opening_for_x=0.17), 1.0, tol=0.01, speed=0.12),
+        Phase("pull", inside(opening_for_x=PULL_TO_OPENING), 1.0, tol=0.01, speed=0.12),
         Phase("retreat", _entry_tcp(0.08), 1.0, tol=0.015),
     ]
 
 
 def _close_drawer_by_pushing() -> list[Phase]:
     """Lower the closed gripper in front of the open drawer, then push its front in to the stop."""
-    x_start = drawer_front_x(0.20) - PUSH_STANDOFF  # in front of the drawer at any opening
+    x_start = drawer_front_x(scene.DRAWER_TRAVEL) - PUSH_STANDOFF  # in front of the drawer at any opening
     y = scene.DRAWER_POS[1]
     return [
         Phase("above_front", _const([x_start, y, 0.16]), 1.0, lambda s, s0: 0.0, tol=0.01, approach=True),
         Phase("lower", _const([x_start, y, DRAWER_TOOL_Z]), 1.0, lambda s, s0: 0.0, tol=0.008, speed=0.12),
         Phase(
             "push", _const([drawer_front_x(0.0), y, DRAWER_TOOL_Z]), 1.0, tol=0.01, speed=0.12, max_time=4.0,
-            until=lambda s: s.drawer_opening < 0.01,
+            until=lambda s: s.drawer_opening < PUSHED_SHUT,
         ),
         Phase("retreat", _entry_tcp(0.08), 1.0, tol=0.015),
     ]
@@ -292,6 +294,11 @@ class ScriptedExpert:
         a = np.zeros(7)
         a[6] = self._grip
         return a
+
+
+def expert_notes(noise: float, approach_jitter: float, where: str) -> str:
+    """The operator notes of an expert demo bag: how it was made, so datasets can be told apart."""
+    return f"scripted expert ({where}), noise {noise}, approach jitter {approach_jitter}"
 
 
 def action_to_velocity(action: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray, float]:

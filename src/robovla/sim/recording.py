@@ -17,7 +17,7 @@ from robovla.data.episode_writer import EpisodeWriter
 from robovla.data.metadata import GEN3_ROBOT, EpisodeMetadata
 from robovla.sim.config import camera_due
 from robovla.sim.env import Gen3SimEnv
-from robovla.sim.expert import ScriptedExpert, action_to_velocity
+from robovla.sim.expert import ScriptedExpert, action_to_velocity, expert_notes
 from robovla.sim.rollout import EXPERT_GIVE_UP_STEPS, apply_action
 
 ROBOT = f"{GEN3_ROBOT} (mujoco sim)"
@@ -65,7 +65,7 @@ def record_expert_demo(
     meta = EpisodeMetadata(
         episode_id=episode_id, instruction=episode.instruction, robot=ROBOT, camera_names=list(cameras),
         camera_rate_hz=camera_hz, control_rate_hz=cfg.control_hz,
-        operator_notes=f"scripted expert (in-process sim), noise {noise}, approach jitter {approach_jitter}",
+        operator_notes=expert_notes(noise, approach_jitter, "in-process sim"),
         extra={"task": task, "seed": seed, "split": split},
     )
     writer = EpisodeWriter(root, meta, fsync=False)

@@ -316,9 +316,9 @@ def run_training(cfg: TrainConfig, data_dirs: list[str], out_dir: str | Path, ba
             break
         for micro in range(cfg.grad_accum):
             batch = next(it)
-            if cfg.data.instruction_word_dropout > 0:  # seeded by the step: a resumed run drops the same words
-                rng = np.random.default_rng((cfg.seed, step, micro, accelerator.process_index))
-                batch["instruction"] = drop_instruction_words(batch["instruction"], cfg.data.instruction_word_dropout, rng)
+            # seeded by the step: a resumed run drops the same words (p = 0 leaves them as they are)
+            rng = np.random.default_rng((cfg.seed, step, micro, accelerator.process_index))
+            batch["instruction"] = drop_instruction_words(batch["instruction"], cfg.data.instruction_word_dropout, rng)
             batch = _batch_to(batch, device)
             with accelerator.accumulate(wrapped):
                 out = wrapped(batch)
