@@ -1,12 +1,17 @@
 """Graph overhead: camera stamp -> Twist on twist_controller/commands, policy compute excluded.
 
-The six graph nodes run as separate processes (as deployed) with the ScriptedPolicy placeholder;
-a ros2_kortex stand-in publishes 2 cameras at 30 Hz and 100 Hz joint states and records what
-reaches the driver's topic. For every action chunk, latency = (receipt time of the first Twist
-sent for it) - (stamp of the camera frame it answers) - (the policy's own compute time).
-Receipt is measured in the peer, so the last DDS hop is included (an upper bound).
+The graph runs with the ScriptedPolicy placeholder; a ros2_kortex stand-in publishes 2 cameras at
+30 Hz and 100 Hz joint states. A separate lean listener process (EventsExecutor, small topics
+only) stands in for the driver and records when each Twist arrives. For every action chunk,
+latency = (receipt of the first Twist sent for it) - (stamp of the camera frame it answers) -
+(the policy's own compute time). Receipt includes the last DDS hop, so it bounds the publish time
+from above. Each process layout runs in the same invocation, so their ratio is measured in one run:
 
-    python bench/bench_graph.py [--seconds 30] [--width 320 --height 240]
+- separate: every node its own process;
+- composed:  config/graph.yaml as shipped (perception and control containers);
+- single:    the five pipeline nodes in one container (fastest; not shipped, graph.yaml says why).
+
+    python bench/bench_graph.py [--seconds 20] [--layouts separate,composed,single]
 Writes bench/results/graph_latency.json and .md.
 """
 
@@ -16,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import threading
@@ -29,92 +35,152 @@ sys.path.insert(0, str(ROOT / "test" / "graph"))  # the ros2_kortex stand-in use
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 os.environ.setdefault("ROS_DOMAIN_ID", str(os.getpid() % 100 + 1))
 
+import rclpy  # noqa: E402
 from geometry_msgs.msg import Twist  # noqa: E402
 from rclpy.action import ActionClient  # noqa: E402
 
-from graph_helpers import PeerRunner, wait_for  # noqa: E402
 from robovla.action import ExecuteInstruction  # noqa: E402
-from robovla.cli.bringup import start_graph, stop_graph  # noqa: E402
-from robovla.graph import resolve_graph  # noqa: E402
-from robovla.nodes.common import topics  # noqa: E402
+from robovla.msg import ActionChunk, ArmCommand  # noqa: E402
+from robovla.nodes.common import qos, topics  # noqa: E402
 from robovla.nodes.common.convert import to_sec  # noqa: E402
+
+PIPELINE = ("camera_sync", "history_buffer", "vla_inference", "action_smoother", "kinova_control")
+LAYOUTS = ("separate", "composed", "single")
+
+
+def listen(out: Path) -> int:
+    """The driver stand-in: record chunk/command/Twist receipt until SIGINT, then write JSON."""
+    from rclpy.executors import ExternalShutdownException
+    from rclpy.node import Node
+
+    from robovla.nodes.common.runner import stream_executor
+
+    rclpy.init()
+    node = Node("bench_listener")
+    now = lambda: node.get_clock().now().nanoseconds * 1e-9  # noqa: E731 - the ROS clock camera stamps use
+    rec: dict[str, list] = {"chunk": [], "arm": [], "twist": []}
+    node.create_subscription(ActionChunk, topics.ACTION_CHUNK, lambda m: rec["chunk"].append(
+        (to_sec(m.observation_stamp), to_sec(m.header.stamp), m.latency_s)), qos.COMMAND)
+    node.create_subscription(ArmCommand, topics.ARM_COMMAND, lambda m: rec["arm"].append(
+        (to_sec(m.observation_stamp), to_sec(m.header.stamp))), qos.COMMAND)
+    node.create_subscription(Twist, topics.TWIST_COMMANDS, lambda m: rec["twist"].append(now()), qos.COMMAND)
+    executor = stream_executor(node.context)
+    executor.add_node(node)
+    try:
+        while rclpy.ok():
+            executor.spin_once(timeout_sec=0.5)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    out.write_text(json.dumps(rec))
+    return 0
+
+
+def latencies(rec: dict[str, list], warmup: int = 10) -> dict[str, list[float]]:
+    """Per chunk: when it was published, when its first arm command was, when that Twist arrived."""
+    arm_by_obs: dict[float, float] = {}
+    for obs, sent in rec["arm"]:
+        arm_by_obs.setdefault(obs, sent)
+    twist = np.array(sorted(rec["twist"]))
+    stages: dict[str, list[float]] = {"chunk published": [], "arm command published": [], "twist received": []}
+    for obs, published, compute in rec["chunk"][warmup:]:
+        sent = arm_by_obs.get(obs)
+        if sent is None:
+            continue
+        i = np.searchsorted(twist, sent)
+        if i < len(twist):
+            stages["chunk published"].append((published - obs - compute) * 1e3)
+            stages["arm command published"].append((sent - obs - compute) * 1e3)
+            stages["twist received"].append((twist[i] - obs - compute) * 1e3)
+    return stages
+
+
+def run_layout(layout: str, seconds: float, width: int, height: int, log_root: Path) -> dict:
+    from graph_helpers import PeerRunner, wait_for
+
+    from robovla.cli.bringup import start_graph, stop_graph
+    from robovla.graph import resolve_graph
+
+    specs = resolve_graph(sim=False, overrides={"vla_inference.policy": "scripted:forward"})
+    for spec in specs:
+        if layout == "separate":
+            spec.process = ""
+        elif layout == "single" and spec.name in PIPELINE:
+            spec.process = "pipeline"
+    log_dir = log_root / layout
+    log_dir.mkdir(parents=True)
+    rec_file = log_dir / "listener.json"
+    listener = subprocess.Popen([sys.executable, __file__, "--listen", str(rec_file)], start_new_session=True)
+    # the peer records nothing: the listener process does, so the peer's Python work stays off the path
+    with PeerRunner(width=width, height=height, record=()) as peer:
+        procs = start_graph(specs, log_dir=log_dir)
+        try:
+            client = ActionClient(peer, ExecuteInstruction, topics.EXECUTE_INSTRUCTION)
+            assert client.wait_for_server(timeout_sec=60), f"graph did not come up; logs in {log_dir}"
+            done = threading.Event()
+            fut = client.send_goal_async(ExecuteInstruction.Goal(instruction="benchmark", timeout_s=seconds + 5))
+            fut.add_done_callback(lambda _f: done.set())
+            if not done.wait(10) or not fut.result().accepted:
+                raise SystemExit(f"the benchmark goal was not accepted; node logs in {log_dir}")
+            if not wait_for(lambda: listener.poll() is not None, seconds):
+                pass  # the listener ran for the whole window (it only ends early if it failed)
+            else:
+                raise SystemExit(f"the listener process exited early ({listener.returncode})")
+        finally:
+            listener.send_signal(2)
+            listener.wait(10)
+            stop_graph(procs)
+    stages = latencies(json.loads(rec_file.read_text()))
+    lat = np.array(stages["twist received"])
+    if lat.size == 0:
+        raise SystemExit(f"{layout}: no chunk reached the arm; logs in {log_dir}")
+    processes = sorted({s.process or s.name for s in specs})
+    return {
+        "processes": processes, "samples": int(lat.size),
+        "median_ms": float(np.median(lat)), "p99_ms": float(np.percentile(lat, 99)), "max_ms": float(lat.max()),
+        "stages_median_ms": {k: float(np.median(v)) for k, v in stages.items() if v},
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--seconds", type=float, default=20.0, help="measured time per layout")
+    ap.add_argument("--layouts", default=",".join(LAYOUTS))
     ap.add_argument("--width", type=int, default=320)
     ap.add_argument("--height", type=int, default=240)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "graph_latency"))
+    ap.add_argument("--listen", help=argparse.SUPPRESS)  # internal: run as the listener process
     args = ap.parse_args()
-
-    specs = resolve_graph(sim=False, overrides={"vla_inference.policy": "scripted:forward"})  # no sim node
-    log_dir = Path(tempfile.mkdtemp(prefix="bench-graph-"))
-    # the peer subscribes only to small messages, as a driver would: no observation/window copies
-    with PeerRunner(width=args.width, height=args.height, record=("chunk", "arm_command")) as peer:
-        # receipt times on the ROS clock, the one camera stamps use
-        twist_times: list[float] = []
-        peer.create_subscription(
-            Twist,
-            topics.TWIST_COMMANDS, lambda m: twist_times.append(peer.get_clock().now().nanoseconds * 1e-9), 10)
-        procs = start_graph(specs, log_dir=log_dir)
-        try:
-            client = ActionClient(peer, ExecuteInstruction, topics.EXECUTE_INSTRUCTION)
-            assert client.wait_for_server(timeout_sec=60), "graph did not come up"
-            done = threading.Event()
-            fut = client.send_goal_async(ExecuteInstruction.Goal(instruction="benchmark", timeout_s=args.seconds + 2))
-            fut.add_done_callback(lambda _f: done.set())
-            if not done.wait(10) or not fut.result().accepted:
-                raise SystemExit(f"the benchmark goal was not accepted; node logs in {log_dir}")
-            if not wait_for(lambda: peer.take("chunk"), 10):
-                raise SystemExit(f"no action chunk within 10 s of the goal; node logs in {log_dir}")
-            time.sleep(args.seconds)
-            chunks = [m for _, m in peer.take("chunk")]
-            commands = [(t, m) for t, m in peer.take("arm_command")]
-        finally:
-            stop_graph(procs)
-    arm_by_obs: dict[float, float] = {}
-    # ArmCommand receipt (monotonic) is not on the ROS clock; use the command's own header stamp
-    for _, m in commands:
-        arm_by_obs.setdefault(to_sec(m.observation_stamp), to_sec(m.header.stamp))
-    twist_arr = np.array(sorted(twist_times))
-    stages: dict[str, list[float]] = {"chunk published": [], "arm command published": [], "twist received": []}
-    for c in chunks[5:]:  # skip warm-up
-        obs = to_sec(c.observation_stamp)
-        sent = arm_by_obs.get(obs)
-        if sent is None:
-            continue
-        i = np.searchsorted(twist_arr, sent)
-        if i < len(twist_arr):
-            compute = c.latency_s
-            stages["chunk published"].append(to_sec(c.header.stamp) - obs - compute)
-            stages["arm command published"].append(sent - obs - compute)
-            stages["twist received"].append(twist_arr[i] - obs - compute)
-    lat_ms = np.array(stages["twist received"]) * 1e3
+    if args.listen:
+        return listen(Path(args.listen))
+    layouts = args.layouts.split(",")
+    unknown = sorted(set(layouts) - set(LAYOUTS))
+    if unknown:
+        ap.error(f"unknown layouts {unknown}; choose from {list(LAYOUTS)}")
+    log_root = Path(tempfile.mkdtemp(prefix="bench-graph-"))
+    results = {name: run_layout(name, args.seconds, args.width, args.height, log_root) for name in layouts}
     result = {
         "benchmark": "graph overhead: camera stamp -> Twist receipt, policy compute excluded",
         "cameras": 2, "camera_hz": 30, "image": f"{args.width}x{args.height} rgb8 -> 224x224",
-        "seconds": args.seconds, "samples": int(lat_ms.size),
-        "median_ms": float(np.median(lat_ms)) if lat_ms.size else None,
-        "p99_ms": float(np.percentile(lat_ms, 99)) if lat_ms.size else None,
-        "mean_ms": float(lat_ms.mean()) if lat_ms.size else None,
-        "max_ms": float(lat_ms.max()) if lat_ms.size else None,
-        "stages_median_ms": {k: float(np.median(v) * 1e3) for k, v in stages.items() if v},
-        "goal": {"median_ms": 3.0, "p99_ms": 10.0},
+        "seconds_per_layout": args.seconds, "executor": os.environ.get("ROBOVLA_EXECUTOR", "events"),
+        "layouts": results, "goal": {"median_ms": 3.0, "p99_ms": 10.0},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
+    if "separate" in results:
+        result["median_ratio_vs_separate"] = {k: v["median_ms"] / results["separate"]["median_ms"]
+                                              for k, v in results.items()}
     out = Path(args.out)
     out.with_suffix(".json").write_text(json.dumps(result, indent=2))
-    table = (
-        "| metric | value | goal |\n|---|---|---|\n"
-        f"| samples | {result['samples']} | |\n"
-        f"| median (ms) | {result['median_ms']:.2f} | <= 3 |\n"
-        f"| p99 (ms) | {result['p99_ms']:.2f} | <= 10 |\n"
-        f"| max (ms) | {result['max_ms']:.2f} | |\n"
-        + "".join(f"| median to {k} (ms) | {v:.2f} | |\n" for k, v in result["stages_median_ms"].items())
-    )
-    out.with_suffix(".md").write_text(f"# {result['benchmark']}\n\n{result['image']}, 2 cameras @ 30 Hz, "
-                                      f"{os.cpu_count()} CPUs\n\n{table}")
+    stage_names = ["chunk published", "arm command published", "twist received"]
+    table = ("| layout | processes | samples | median (ms) | p99 (ms) | max (ms) | "
+             + " | ".join(f"median to {s} (ms)" for s in stage_names) + " |\n"
+             + "|---" * (6 + len(stage_names)) + "|\n")
+    for name, r in results.items():
+        table += (f"| {name} | {len(r['processes'])} | {r['samples']} | {r['median_ms']:.2f} | {r['p99_ms']:.2f} | "
+                  f"{r['max_ms']:.2f} | " + " | ".join(f"{r['stages_median_ms'][s]:.2f}" for s in stage_names) + " |\n")
+    table += "| goal | | | <= 3 | <= 10 | | | | |\n"
+    out.with_suffix(".md").write_text(
+        f"# {result['benchmark']}\n\n{result['image']}, 2 cameras @ 30 Hz, {os.cpu_count()} CPUs, "
+        f"{args.seconds:.0f} s per layout, executor {result['executor']}\n\n{table}")
     print(table)
     return 0
 

@@ -1,8 +1,8 @@
 """ros2 launch robovla bringup.launch.py [sim:=true] [robot_ip:=192.168.1.10] [checkpoint:=DIR]
 [cameras:=front,wrist] [namespace:=arm] [control_mode:=twist|joint_trajectory] [record:=false] [rviz:=false]
 
-Starts the nodes of config/graph.yaml with config/robovla.yaml, the same description that
-`robovla bringup` uses on machines without launch_ros. With sim:=false and a robot_ip, the
+Starts the nodes of config/graph.yaml with config/robovla.yaml, composed into processes as it
+says, the same description that `robovla bringup` uses on machines without launch_ros. With sim:=false and a robot_ip, the
 ros2_kortex driver (kortex_bringup gen3.launch.py, Robotiq 2F-85) is started too.
 """
 
@@ -12,7 +12,7 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from robovla.graph import launch_flag, resolve_graph
+from robovla.graph import group_processes, launch_flag, resolve_graph, write_params_file
 
 ARGS = {
     "sim": ("true", "run the MuJoCo Gen3 simulation instead of a real arm"),
@@ -27,6 +27,9 @@ ARGS = {
 
 
 def _nodes(context):
+    import tempfile
+    from pathlib import Path
+
     from ament_index_python.packages import get_package_share_directory
 
     value = {name: LaunchConfiguration(name).perform(context) for name in ARGS}
@@ -36,11 +39,13 @@ def _nodes(context):
         record=launch_flag(value["record"]),
         arguments={k: value[k] for k in ("checkpoint", "cameras", "control_mode")},
     )
+    # a node-keyed file, not per-node dicts: launch_ros applies a dict to every node of a process
+    params_file = str(write_params_file(specs, Path(tempfile.mkdtemp(prefix="robovla-launch-")) / "params.yaml"))
     actions = [
-        Node(package="robovla", executable=s.executable, namespace=value["namespace"] or None,
-             ros_arguments=s.rename_args,  # not name=: see NodeSpec.rename_args
-             parameters=[s.parameters], output="screen", emulate_tty=True)
-        for s in specs
+        Node(package="robovla", executable=p.executable, arguments=p.arguments, namespace=value["namespace"] or None,
+             ros_arguments=p.rename_args,  # not name=: see NodeSpec.rename_args
+             parameters=[params_file], output="screen", emulate_tty=True)
+        for p in group_processes(specs)
     ]
     if not sim and value["robot_ip"]:
         kortex = get_package_share_directory("kortex_bringup") + "/launch/gen3.launch.py"

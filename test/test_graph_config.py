@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from robovla.cli.bringup import node_command
-from robovla.graph import resolve_graph
+from robovla.cli.bringup import process_command
+from robovla.graph import group_processes, resolve_graph
 from robovla.nodes.common import topics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,12 +31,27 @@ def test_graph_nodes_and_flags() -> None:
         resolve_graph(overrides={"nope.x": 1})
 
 
-def test_node_command_renames_only_the_main_node(tmp_path: Path) -> None:
-    spec = resolve_graph(sim=True)[0]
-    cmd = node_command(spec, tmp_path / "p.yaml", namespace="arm")
+def test_process_command_renames_only_the_main_node(tmp_path: Path) -> None:
+    proc = group_processes(resolve_graph(sim=True))[0]
+    assert proc.executable == "task_manager" and proc.arguments == []
+    cmd = process_command(proc, tmp_path / "p.yaml", namespace="arm")
     # a bare __node:= would also rename the process's side node and collide with the main one
-    assert f"{spec.executable}:__node:={spec.name}" in cmd and f"__node:={spec.name}" not in cmd
+    assert "task_manager:__node:=task_manager" in cmd and "__node:=task_manager" not in cmd
     assert "__ns:=/arm" in cmd
+
+
+def test_composed_processes_follow_the_graph_file(tmp_path: Path) -> None:
+    procs = {p.name: p for p in group_processes(resolve_graph(sim=True))}
+    assert list(procs) == ["task_manager", "perception", "control", "sim"]
+    perception = procs["perception"]
+    assert perception.executable == "container"
+    assert perception.arguments == ["camera_sync", "history_buffer", "vla_inference"]
+    cmd = process_command(perception, tmp_path / "p.yaml")
+    for node in perception.arguments:
+        assert f"{node}:__node:={node}" in cmd
+    assert cmd.index("vla_inference") < cmd.index("--ros-args")
+    # the arm driver never shares a process with the policy (graph.yaml says why)
+    assert procs["control"].arguments == ["action_smoother", "kinova_control"]
 
 
 def test_rviz_layout_shows_the_arm_the_intent_and_the_cameras() -> None:
@@ -69,3 +84,20 @@ def test_a_checkpoint_configures_cameras_size_and_window(tmp_path: Path) -> None
                                                          "camera_sync.image_width": 96})}
     assert specs["camera_sync"].parameters["image_width"] == 96
     assert specs["camera_sync"].parameters["image_height"] == 64
+
+
+def test_container_refuses_what_it_cannot_compose() -> None:
+    pytest.importorskip("rclpy")
+    from robovla.nodes.container import main, node_classes
+
+    graph = yaml.safe_load((ROOT / "config" / "graph.yaml").read_text())
+    executables = [n["executable"] for n in graph["nodes"]]
+    assert [c.__name__ for c in node_classes(executables[:3])] == ["TaskManager", "CameraSync", "HistoryBuffer"]
+    assert len(node_classes(executables)) == len(executables), "every graph node must be composable"
+    for names, message in (([], "no node executables"), (["camera_sync", "camera_sync"], "appears twice"),
+                           (["no_such_node"], "no robovla node executable 'no_such_node'"),
+                           (["container"], "not a robovla node executable"),
+                           (["common"], "defines no NODE")):
+        with pytest.raises(ValueError, match=message):
+            node_classes(names)
+    assert main(["container", "nope", "--ros-args"]) == 2

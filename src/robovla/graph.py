@@ -19,12 +19,46 @@ class NodeSpec:
     name: str
     executable: str
     parameters: dict[str, Any] = field(default_factory=dict)  # flat: "safety.max_linear_speed" -> v
+    process: str = ""  # nodes naming the same process share it (robovla.nodes.container); "" = its own
 
     @property
     def rename_args(self) -> list[str]:
         """ROS args naming the node: a node-specific remap, because a plain __node:= (or launch_ros'
         name=) would also rename the process's side nodes (robovla.nodes.common.runner.side_node)."""
         return ["-r", f"{self.executable}:__node:={self.name}"]
+
+
+@dataclass
+class ProcessSpec:
+    """One OS process of the graph: a single node's own executable, or a container of several."""
+
+    name: str
+    nodes: list[NodeSpec]
+
+    @property
+    def executable(self) -> str:
+        return self.nodes[0].executable if len(self.nodes) == 1 else "container"
+
+    @property
+    def arguments(self) -> list[str]:
+        """Command-line arguments before --ros-args: the container's node executables."""
+        return [n.executable for n in self.nodes] if len(self.nodes) > 1 else []
+
+    @property
+    def rename_args(self) -> list[str]:
+        return [arg for n in self.nodes for arg in n.rename_args]
+
+
+def group_processes(specs: list[NodeSpec]) -> list[ProcessSpec]:
+    """Nodes -> processes, in graph order (a process sits where its first node is listed)."""
+    groups: dict[str, ProcessSpec] = {}
+    for spec in specs:
+        key = spec.process or spec.name
+        if key in groups:
+            groups[key].nodes.append(spec)
+        else:
+            groups[key] = ProcessSpec(key, [spec])
+    return list(groups.values())
 
 
 def launch_flag(value: str) -> bool:
@@ -100,7 +134,7 @@ def resolve_graph(
         params = _flatten(section)
         prefix = node["name"] + "."
         params.update({k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)})
-        specs.append(NodeSpec(node["name"], node["executable"], params))
+        specs.append(NodeSpec(node["name"], node["executable"], params, node.get("process", "")))
     return specs
 
 
@@ -128,7 +162,9 @@ def checkpoint_overrides(policy: str) -> dict[str, Any]:
 
 
 def write_params_file(specs: list[NodeSpec], path: Path) -> Path:
-    """One ROS 2 parameter file for all nodes (nested again for ROS's loader)."""
+    """One ROS 2 parameter file for all nodes (nested again for ROS's loader), sections keyed
+    /**/<node>: each node of a composed process takes only its own, in any namespace (a bare
+    <node> key means /<node> and would miss /arm/<node>)."""
     doc: dict[str, Any] = {}
     for spec in specs:
         nested: dict[str, Any] = {}
@@ -138,6 +174,6 @@ def write_params_file(specs: list[NodeSpec], path: Path) -> Path:
             for p in parents:
                 cur = cur.setdefault(p, {})
             cur[leaf] = value
-        doc[spec.name] = {"ros__parameters": nested}
+        doc[f"/**/{spec.name}"] = {"ros__parameters": nested}
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path

@@ -1,4 +1,4 @@
-"""Fixtures that start the real node graph (one process per node) for integration tests."""
+"""Fixtures that start the real node graph (its processes as config/graph.yaml composes them) for integration tests."""
 
 from __future__ import annotations
 
@@ -23,8 +23,10 @@ class Graph:
     def alive(self) -> dict[str, bool]:
         return {spec.name: proc.poll() is None for spec, proc in self.procs}
 
-    def log(self, name: str) -> str:
-        path = self.log_dir / f"{name}.log"
+    def log(self, node: str) -> str:
+        """The output of the process that holds `node` (composed nodes share one log)."""
+        process = next((p.name for p, _ in self.procs if node in [n.name for n in p.nodes]), node)
+        path = self.log_dir / f"{process}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
 

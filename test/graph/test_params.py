@@ -50,3 +50,23 @@ def test_a_wrongly_typed_override_is_refused_naming_the_parameter(context) -> No
     with pytest.raises(InvalidParameterTypeException, match="names"):
         declare_config(node, _Params)
     node.destroy_node()
+
+
+def test_one_params_file_gives_each_composed_node_its_own_section_in_a_namespace(tmp_path) -> None:
+    """What `robovla bringup` and the launch file pass to a container (robovla.nodes.container)."""
+    from robovla.graph import NodeSpec, write_params_file
+
+    params = write_params_file([NodeSpec("alpha", "alpha", {"rate": 3.0, "label": "a"}),
+                                NodeSpec("beta", "beta", {"rate": 7.0})], tmp_path / "params.yaml")
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, args=["container", "--ros-args", "-r", "__ns:=/arm", "--params-file", str(params)])
+    try:
+        alpha, beta = Node("alpha", context=ctx), Node("beta", context=ctx)
+        assert alpha.get_namespace() == "/arm"
+        a, b = declare_config(alpha, _Params), declare_config(beta, _Params)
+        assert (a.rate, a.label) == (3.0, "a")
+        assert (b.rate, b.label) == (7.0, "x"), "a node took another node's section"
+        alpha.destroy_node()
+        beta.destroy_node()
+    finally:
+        rclpy.shutdown(context=ctx)

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from robovla.graph import NodeSpec, resolve_graph, write_params_file
+from robovla.graph import NodeSpec, ProcessSpec, group_processes, resolve_graph, write_params_file
 
 log = logging.getLogger("robovla.bringup")
 
@@ -49,29 +49,29 @@ def parse_overrides(items: list[str]) -> dict[str, object]:
     return out
 
 
-def node_command(spec: NodeSpec, params_file: Path, namespace: str = "") -> list[str]:
-    cmd = [sys.executable, "-m", "robovla.nodes", spec.executable, "--ros-args", *spec.rename_args]
+def process_command(proc: ProcessSpec, params_file: Path, namespace: str = "") -> list[str]:
+    cmd = [sys.executable, "-m", "robovla.nodes", proc.executable, *proc.arguments, "--ros-args", *proc.rename_args]
     if namespace:
         cmd += ["-r", f"__ns:=/{namespace.strip('/')}"]
     return cmd + ["--params-file", str(params_file)]
 
 
 def start_graph(specs: list[NodeSpec], namespace: str = "", env: dict[str, str] | None = None,
-                log_dir: Path | None = None) -> list[tuple[NodeSpec, subprocess.Popen]]:
-    """Start one process per node; their output goes to log_dir/<name>.log if given."""
+                log_dir: Path | None = None) -> list[tuple[ProcessSpec, subprocess.Popen]]:
+    """Start the graph's processes (config/graph.yaml `process:`); output to log_dir/<process>.log."""
     tmp = Path(tempfile.mkdtemp(prefix="robovla-bringup-"))
     params_file = write_params_file(specs, tmp / "params.yaml")
     procs = []
-    for spec in specs:
-        out = open(log_dir / f"{spec.name}.log", "wb") if log_dir else None
-        procs.append((spec, subprocess.Popen(
-            node_command(spec, params_file, namespace), env=env or os.environ.copy(),
+    for proc in group_processes(specs):
+        out = open(log_dir / f"{proc.name}.log", "wb") if log_dir else None
+        procs.append((proc, subprocess.Popen(
+            process_command(proc, params_file, namespace), env=env or os.environ.copy(),
             stdout=out, stderr=subprocess.STDOUT if out else None, start_new_session=True,
         )))
     return procs
 
 
-def stop_graph(procs: list[tuple[NodeSpec, subprocess.Popen]], timeout: float = 10.0) -> None:
+def stop_graph(procs: list[tuple[ProcessSpec, subprocess.Popen]], timeout: float = 10.0) -> None:
     for _, proc in procs:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)

@@ -82,7 +82,7 @@ def read_episode_bag(bag: str | Path, image_size: tuple[int, int] | None = (224,
     image_size: (H, W) every frame is resized to (None = keep). cameras: the camera names to
     keep (None = every /camera/<name>/image_raw[/compressed] topic in the bag).
     """
-    import cv2
+    from robovla.control.image import resize
 
     bag = Path(bag)
     store = typestore()
@@ -142,7 +142,7 @@ def read_episode_bag(bag: str | Path, image_size: tuple[int, int] | None = (224,
                         continue
                     img = decode_image(store.deserialize_cdr(raw, conn.msgtype))
                     if image_size is not None and img.shape[:2] != tuple(image_size):
-                        img = cv2.resize(img, (image_size[1], image_size[0]), interpolation=cv2.INTER_AREA)
+                        img = resize(img, image_size[1], image_size[0])
                     cam_t.setdefault(name, []).append(t)
                     cam_f.setdefault(name, []).append(np.ascontiguousarray(img))
                 elif topic == ARM_COMMAND_TOPIC:

@@ -177,7 +177,7 @@ def import_lerobot(root: str | Path, *, cameras: list[str], image_size: int | No
     camera_map maps our camera names to the dataset's video keys (default: observation.images.<name>,
     or the only video key when one camera is asked for and the dataset has exactly one).
     """
-    import cv2
+    from robovla.control.image import resize
 
     root = Path(root)
     info = json.loads((root / "meta" / "info.json").read_text())
@@ -245,7 +245,7 @@ def import_lerobot(root: str | Path, *, cameras: list[str], image_size: int | No
                 raise EpisodeError(f"LeRobot dataset {root}: episode {e} needs {n} frames of {key}, "
                                    f"video has {len(frames)} from frame {first}")
             if image_size is not None and frames.shape[1:3] != (image_size, image_size):
-                frames = np.stack([cv2.resize(f, (image_size, image_size), interpolation=cv2.INTER_AREA)
+                frames = np.stack([resize(f, image_size, image_size)
                                    for f in frames])
             imgs.append(frames)
         tid = int(table["task_index"][rows[0]]) if "task_index" in table else -1

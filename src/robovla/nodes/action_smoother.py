@@ -88,5 +88,8 @@ class ActionSmoother(Node):
         self.pub.publish(cmd)
 
 
+NODE = ActionSmoother  # the class robovla.nodes.container instantiates
+
+
 def main() -> int:
-    return run(ActionSmoother)
+    return run(NODE)

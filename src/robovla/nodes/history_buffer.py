@@ -85,5 +85,8 @@ def _without_images(msg: Observation) -> Observation:
                        joint_velocities=msg.joint_velocities, gripper=msg.gripper, ee_pose=msg.ee_pose)
 
 
+NODE = HistoryBuffer  # the class robovla.nodes.container instantiates
+
+
 def main() -> int:
-    return run(HistoryBuffer)
+    return run(NODE)

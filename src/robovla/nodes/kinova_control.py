@@ -259,5 +259,8 @@ class KinovaControl(Node):
         node.create_service(Trigger, topics.CONTROL_RESET_FAULT, reset, callback_group=group)
 
 
+NODE = KinovaControl  # the class robovla.nodes.container instantiates
+
+
 def main() -> int:
-    return run(KinovaControl)
+    return run(NODE)

@@ -166,8 +166,11 @@ class Recorder(Node):
                 self._writer = None
 
 
+NODE = Recorder  # the class robovla.nodes.container instantiates
+
+
 def main() -> int:
-    return run(Recorder)
+    return run(NODE)
 
 
 if __name__ == "__main__":

@@ -285,8 +285,11 @@ class SimNode(Node):
         self.env.close()
 
 
+NODE = SimNode  # the class robovla.nodes.container instantiates
+
+
 def main() -> int:
-    return run(SimNode)
+    return run(NODE)
 
 
 if __name__ == "__main__":

@@ -201,8 +201,19 @@ class TaskManager(Node):
         self.instruction_pub.publish(msg)
 
     def on_shutdown(self) -> None:
+        """End a running goal with a result saying why (its client is not left hanging), then
+        tell the graph no episode is active."""
+        episode = self.episode
+        if episode is not None:
+            episode.finish(False, "task_manager is shutting down")
+            deadline = time.monotonic() + 1.0
+            while self.episode is episode and time.monotonic() < deadline:
+                time.sleep(0.01)
         self._latch("", "", active=False)
 
 
+NODE = TaskManager  # the class robovla.nodes.container instantiates
+
+
 def main() -> int:
-    return run(TaskManager)
+    return run(NODE)

@@ -115,8 +115,11 @@ class Trainer(Node):
         return result
 
 
+NODE = Trainer  # the class robovla.nodes.container instantiates
+
+
 def main() -> int:
-    return run(Trainer)
+    return run(NODE)
 
 
 if __name__ == "__main__":

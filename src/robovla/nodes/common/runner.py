@@ -1,24 +1,48 @@
-"""Start, spin and stop a node the same way in every executable.
+"""Start, spin and stop nodes the same way in every executable, one node or several per process.
 
-Executor choice (measured with rclpy Kilted on 2 cores): a MultiThreadedExecutor that waits on a
-subscription fed at 100 Hz spins a core at 100 %, starves the other Python threads of the GIL and
-drops most messages (5 s of 100 Hz JointState: 30-110 of 500 received). A SingleThreadedExecutor
-receives all 500 at a tenth of the CPU. So every node spins its topics on a SingleThreadedExecutor;
-what blocks for long (action goals that last an episode, service calls made from a service) lives
-on a *side node* in the same process, spun by a small MultiThreadedExecutor that sees no streams.
+Executor choice (measured with rclpy Kilted on 2 cores):
+- A MultiThreadedExecutor that waits on a subscription fed at 100 Hz spins a core at 100 %,
+  starves the other Python threads of the GIL and drops most messages (5 s of 100 Hz
+  JointState: 30-110 of 500 received). Never used for streams.
+- The SingleThreadedExecutor rebuilds its wait set in Python on every wake: 0.4-0.5 ms per
+  message hop even between nodes of one process (a 5-hop in-process chain of Float64: median
+  2.0-2.8 ms). On a 6-hop camera -> Twist path that alone breaks a 3 ms budget.
+- rclpy's EventsExecutor (rclpy.experimental, C++) dispatches from a queue: the same 5-hop
+  chain took 0.55 ms. Its spin() delivered nothing in these wheels (and ignored SIGTERM);
+  spin_once() in a loop works, so that is how `run` drives it.
+So the streams of every node go to one EventsExecutor per process (SingleThreadedExecutor where
+the distro lacks it, or with ROBOVLA_EXECUTOR=single). What blocks for long (action goals that
+last an episode, service calls made from a service) lives on a *side node* in the same
+process, spun by a small MultiThreadedExecutor that sees no streams.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import threading
 from typing import Callable
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.context import Context
+from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 
 SIDE_THREADS = 4
+
+
+def stream_executor(context: Context) -> Executor:
+    """The executor for a process's topic streams and timers (module docstring says why)."""
+    if os.environ.get("ROBOVLA_EXECUTOR", "events") == "events":
+        try:
+            from rclpy.experimental import EventsExecutor
+        except ImportError:  # distros before Kilted
+            pass
+        else:
+            return EventsExecutor(context=context)
+    return SingleThreadedExecutor(context=context)
 
 
 def side_node(parent: Node, suffix: str = "actions") -> Node:
@@ -32,30 +56,50 @@ def side_node(parent: Node, suffix: str = "actions") -> Node:
     return node
 
 
-def run(make_node: Callable[[], Node], args: list[str] | None = None) -> int:
-    """rclpy init -> node (+ its side nodes) -> spin; on exit call node.on_shutdown() if it has one."""
-    rclpy.init(args=args if args is not None else sys.argv)
-    node = None
+def run(*factories: Callable[[], Node], args: list[str] | None = None) -> int:
+    """rclpy init -> the nodes (+ their side nodes) -> spin; on exit call each node's
+    on_shutdown() if it has one. Several factories share one process and one executor
+    (robovla.nodes.container); a message between them never leaves the process.
+
+    SIGINT and SIGTERM end the spin loop while the context is still valid, so the shutdown hooks
+    can still publish (kinova_control's zero Twist). rclpy's own handler would shut the context
+    down first, and every publish from a hook would fail: measured, no zero Twist reached a
+    listener after SIGINT before this."""
+    rclpy.init(args=args if args is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()  # set by a signal; no exception is thrown through the C++ executor
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    context = rclpy.get_default_context()
+    nodes: list[Node] = []
     side_executors: list[MultiThreadedExecutor] = []
+    executor: Executor | None = None
     try:
-        node = make_node()
-        for side in getattr(node, "side_nodes", []):
-            ex = MultiThreadedExecutor(num_threads=SIDE_THREADS)
-            ex.add_node(side)
-            threading.Thread(target=ex.spin, name=f"spin-{side.get_name()}", daemon=True).start()
-            side_executors.append(ex)
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
+        for make in factories:
+            nodes.append(make())
+        executor = stream_executor(context)
+        for node in nodes:
+            executor.add_node(node)
+            for side in getattr(node, "side_nodes", []):
+                ex = MultiThreadedExecutor(num_threads=SIDE_THREADS, context=context)
+                ex.add_node(side)
+                threading.Thread(target=ex.spin, name=f"spin-{side.get_name()}", daemon=True).start()
+                side_executors.append(ex)
+        while context.ok() and not stop.is_set():
+            executor.spin_once(timeout_sec=0.1)  # Python signal handlers run between calls
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        if node is not None:
+        for node in reversed(nodes):
             hook = getattr(node, "on_shutdown", None)
             if hook is not None and rclpy.ok():
                 hook()
-            for ex in side_executors:
-                ex.shutdown(timeout_sec=1.0)
+        for ex in side_executors:
+            ex.shutdown(timeout_sec=1.0)
+        if executor is not None:
+            # explicitly: left to interpreter exit, the EventsExecutor aborts the process
+            # ("terminate called without an active exception", exit -6)
+            executor.shutdown(timeout_sec=1.0)
+        for node in reversed(nodes):
             for side in getattr(node, "side_nodes", []):
                 side.destroy_node()
             node.destroy_node()
