@@ -34,7 +34,6 @@ sys.path.insert(0, str(ROOT / "test" / "graph"))  # the ros2_kortex stand-in use
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 os.environ.setdefault("ROS_DOMAIN_ID", str(os.getpid() % 100 + 1))
 
-import rclpy  # noqa: E402
 from geometry_msgs.msg import Twist  # noqa: E402
 from rclpy.action import ActionClient  # noqa: E402
 
@@ -48,30 +47,28 @@ LAYOUTS = ("separate", "composed", "single")
 
 
 def listen(out: Path) -> int:
-    """The driver stand-in: record chunk/command/Twist receipt until SIGINT, then write JSON."""
-    from rclpy.executors import ExternalShutdownException
+    """The driver stand-in: record chunk/command/Twist receipt until SIGINT, then write JSON.
+    It runs as a graph node does (robovla.nodes.common.runner: same executor, same shutdown)."""
     from rclpy.node import Node
 
-    from robovla.nodes.common.runner import stream_executor
+    from robovla.nodes.common.runner import run
 
-    rclpy.init()
-    node = Node("bench_listener")
-    now = lambda: node.get_clock().now().nanoseconds * 1e-9  # noqa: E731 - the ROS clock camera stamps use
-    rec: dict[str, list] = {"chunk": [], "arm": [], "twist": []}
-    node.create_subscription(ActionChunk, topics.ACTION_CHUNK, lambda m: rec["chunk"].append(
-        (to_sec(m.observation_stamp), to_sec(m.header.stamp), m.latency_s)), qos.COMMAND)
-    node.create_subscription(ArmCommand, topics.ARM_COMMAND, lambda m: rec["arm"].append(
-        (to_sec(m.observation_stamp), to_sec(m.header.stamp))), qos.COMMAND)
-    node.create_subscription(Twist, topics.TWIST_COMMANDS, lambda m: rec["twist"].append(now()), qos.COMMAND)
-    executor = stream_executor(node.context)
-    executor.add_node(node)
-    try:
-        while rclpy.ok():
-            executor.spin_once(timeout_sec=0.5)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    out.write_text(json.dumps(rec))
-    return 0
+    class Listener(Node):
+        def __init__(self) -> None:
+            super().__init__("bench_listener")
+            self.rec: dict[str, list] = {"chunk": [], "arm": [], "twist": []}
+            self.create_subscription(ActionChunk, topics.ACTION_CHUNK, lambda m: self.rec["chunk"].append(
+                (to_sec(m.observation_stamp), to_sec(m.header.stamp), m.latency_s)), qos.COMMAND)
+            self.create_subscription(ArmCommand, topics.ARM_COMMAND, lambda m: self.rec["arm"].append(
+                (to_sec(m.observation_stamp), to_sec(m.header.stamp))), qos.COMMAND)
+            # receipt on the ROS clock, the one camera stamps use
+            self.create_subscription(Twist, topics.TWIST_COMMANDS, lambda m: self.rec["twist"].append(
+                self.get_clock().now().nanoseconds * 1e-9), qos.COMMAND)
+
+        def on_shutdown(self) -> None:
+            out.write_text(json.dumps(self.rec))
+
+    return run(Listener, args=[sys.argv[0]])
 
 
 def latencies(rec: dict[str, list], warmup: int = 10) -> dict[str, list[float]]:
@@ -120,9 +117,7 @@ def run_layout(layout: str, seconds: float, width: int, height: int, log_root: P
             fut.add_done_callback(lambda _f: done.set())
             if not done.wait(10) or not fut.result().accepted:
                 raise SystemExit(f"the benchmark goal was not accepted; node logs in {log_dir}")
-            if not wait_for(lambda: listener.poll() is not None, seconds):
-                pass  # the listener ran for the whole window (it only ends early if it failed)
-            else:
+            if wait_for(lambda: listener.poll() is not None, seconds):
                 raise SystemExit(f"the listener process exited early ({listener.returncode})")
         finally:
             listener.send_signal(2)

@@ -27,11 +27,13 @@ os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 os.environ.setdefault("ROS_DOMAIN_ID", str(os.getpid() % 100 + 1))
 
 import rclpy  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
 from robovla.msg import ActionChunk, Observation  # noqa: E402
 from robovla.nodes.common import qos  # noqa: E402
+from robovla.nodes.common.runner import stream_executor  # noqa: E402
 
 RATE_HZ = 100.0
 WARMUP_S = 1.5
@@ -46,16 +48,6 @@ def make_message(kind: str):
     image = Image(height=224, width=224, encoding="rgb8", step=224 * 3, data=bytes(224 * 224 * 3))
     msg.images = [image, Image(height=224, width=224, encoding="rgb8", step=224 * 3, data=bytes(224 * 224 * 3))]
     return msg
-
-
-def executor_for(name: str, context):
-    from rclpy.executors import SingleThreadedExecutor
-
-    if name == "events":
-        from rclpy.experimental import EventsExecutor
-
-        return EventsExecutor(context=context)
-    return SingleThreadedExecutor(context=context)
 
 
 def stamp_now(msg) -> None:
@@ -74,7 +66,10 @@ def run(role: str, executor_name: str, kind: str, seconds: float, out: Path | No
     msg_type = ActionChunk if kind == "chunk" else Observation
     rclpy.init()
     context = rclpy.get_default_context()
-    executor = executor_for(executor_name, context)  # before the nodes: the EventsExecutor wants that
+    os.environ["ROBOVLA_EXECUTOR"] = executor_name
+    executor = stream_executor(context)  # what the graph's nodes spin on
+    if executor_name == "events" and isinstance(executor, SingleThreadedExecutor):
+        raise SystemExit("this rclpy has no EventsExecutor")
     lat: list[float] = []
     nodes = []
     if role in ("both", "sub"):

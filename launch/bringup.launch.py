@@ -2,8 +2,9 @@
 [cameras:=front,wrist] [namespace:=arm] [control_mode:=twist|joint_trajectory] [record:=false] [rviz:=false]
 
 Starts the nodes of config/graph.yaml with config/robovla.yaml, composed into processes as it
-says, the same description that `robovla bringup` uses on machines without launch_ros. With sim:=false and a robot_ip, the
-ros2_kortex driver (kortex_bringup gen3.launch.py, Robotiq 2F-85) is started too.
+says: the same description that `robovla bringup` uses on machines without launch_ros. With
+sim:=false and a robot_ip, the ros2_kortex driver (kortex_bringup gen3.launch.py, Robotiq
+2F-85) is started too.
 """
 
 from launch import LaunchDescription

@@ -66,8 +66,6 @@ def compressed_to_rgb(data: bytes | np.ndarray, fmt: str) -> np.ndarray:
 def fit(img: np.ndarray, spec: ResizeSpec) -> np.ndarray:
     """Centre-crop to the target aspect ratio (if spec.crop), then `resize`."""
     h, w = img.shape[:2]
-    if (w, h) == (spec.width, spec.height):
-        return img
     if spec.crop:
         target = spec.width / spec.height
         if w / h > target:

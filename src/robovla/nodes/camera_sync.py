@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image, JointState
@@ -51,7 +50,6 @@ class CameraSync(Node):
             raise ValueError(f"'compressed' has {len(p.compressed)} entries for {len(p.cameras)} cameras")
         compressed = p.compressed or [False] * len(p.cameras)
         self.resize = ResizeSpec(p.image_width, p.image_height, p.crop)
-        cv2.setNumThreads(1)
         self.sync: ApproximateTimeSync = ApproximateTimeSync(
             len(p.cameras) + 1, p.queue_size, p.slop, queue_sizes=[p.queue_size] * len(p.cameras) + [p.joint_queue_size]
         )

@@ -4,12 +4,11 @@ Executor choice (measured with rclpy Kilted on 2 cores):
 - A MultiThreadedExecutor that waits on a subscription fed at 100 Hz spins a core at 100 %,
   starves the other Python threads of the GIL and drops most messages (5 s of 100 Hz
   JointState: 30-110 of 500 received). Never used for streams.
-- The SingleThreadedExecutor rebuilds its wait set in Python on every wake: 0.4-0.5 ms per
-  message hop even between nodes of one process (a 5-hop in-process chain of Float64: median
-  2.0-2.8 ms). On a 6-hop camera -> Twist path that alone breaks a 3 ms budget.
-- rclpy's EventsExecutor (rclpy.experimental, C++) dispatches from a queue: the same 5-hop
-  chain took 0.55 ms. Its spin() delivered nothing in these wheels (and ignored SIGTERM);
-  spin_once() in a loop works, so that is how `run` drives it.
+- The SingleThreadedExecutor rebuilds its wait set in Python on every wake. rclpy's
+  EventsExecutor (rclpy.experimental, C++) dispatches from a queue: a hop costs 20-40 % less
+  (bench/results/hop_latency.md: ActionChunk in-process 0.35 -> 0.22 ms, an Observation with
+  two images across processes 1.23 -> 0.97 ms). Its spin() delivered nothing in these wheels (and
+  ignored SIGTERM); spin_once() in a loop works, so that is how `run` drives it.
 So the streams of every node go to one EventsExecutor per process (SingleThreadedExecutor where
 the distro lacks it, or with ROBOVLA_EXECUTOR=single). What blocks for long (action goals that
 last an episode, service calls made from a service) lives on a *side node* in the same
@@ -86,7 +85,7 @@ def run(*factories: Callable[[], Node], args: list[str] | None = None) -> int:
                 side_executors.append(ex)
         while context.ok() and not stop.is_set():
             executor.spin_once(timeout_sec=0.1)  # Python signal handlers run between calls
-    except (KeyboardInterrupt, ExternalShutdownException):
+    except ExternalShutdownException:
         pass
     finally:
         for node in reversed(nodes):
@@ -96,8 +95,6 @@ def run(*factories: Callable[[], Node], args: list[str] | None = None) -> int:
         for ex in side_executors:
             ex.shutdown(timeout_sec=1.0)
         if executor is not None:
-            # explicitly: left to interpreter exit, the EventsExecutor aborts the process
-            # ("terminate called without an active exception", exit -6)
             executor.shutdown(timeout_sec=1.0)
         for node in reversed(nodes):
             for side in getattr(node, "side_nodes", []):
