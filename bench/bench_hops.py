@@ -3,7 +3,8 @@
 One publisher, one subscriber; latency = receipt - header stamp, one-way. Measured for both
 executors (rclpy's SingleThreadedExecutor and the EventsExecutor the nodes use), for a small
 message (an ActionChunk, 10 x 7) and a large one (an Observation with two 224x224 RGB images),
-with the two nodes in one process (robovla.nodes.container) and in two processes.
+with the two nodes in one process (robovla.nodes.container) and in two processes, and in one
+process through the in-process hand-over the graph's nodes use (robovla.nodes.common.intra_process).
 
     python bench/bench_hops.py [--seconds 4]
 Writes bench/results/hop_latency.json and .md.
@@ -33,6 +34,7 @@ from sensor_msgs.msg import Image  # noqa: E402
 
 from robovla.msg import ActionChunk, Observation  # noqa: E402
 from robovla.nodes.common import qos  # noqa: E402
+from robovla.nodes.common.intra_process import IntraProcessPublisher, subscribe  # noqa: E402
 from robovla.nodes.common.runner import stream_executor  # noqa: E402
 
 RATE_HZ = 100.0
@@ -61,8 +63,11 @@ def spin_for(executor, seconds: float) -> None:
         executor.spin_once(timeout_sec=0.05)
 
 
-def run(role: str, executor_name: str, kind: str, seconds: float, out: Path | None = None) -> list[float]:
-    """role: 'both' (one process), 'pub' or 'sub' (the two halves of a cross-process hop)."""
+def run(role: str, executor_name: str, kind: str, seconds: float, out: Path | None = None,
+        handover: bool = False) -> list[float]:
+    """role: 'both' (one process), 'pub' or 'sub' (the two halves of a cross-process hop);
+    handover: through robovla.nodes.common.intra_process instead of plain rclpy (role 'both')."""
+    os.environ["ROBOVLA_INTRA_PROCESS"] = "1" if handover else "0"
     msg_type = ActionChunk if kind == "chunk" else Observation
     rclpy.init()
     context = rclpy.get_default_context()
@@ -74,12 +79,12 @@ def run(role: str, executor_name: str, kind: str, seconds: float, out: Path | No
     nodes = []
     if role in ("both", "sub"):
         sub = Node("hop_sub")
-        sub.create_subscription(msg_type, "hop", lambda m: lat.append(
+        subscribe(sub, msg_type, "hop", lambda m: lat.append(
             time.time() - (m.header.stamp.sec + m.header.stamp.nanosec * 1e-9)), qos.COMMAND)
         nodes.append(sub)
     if role in ("both", "pub"):
         pub_node = Node("hop_pub")
-        pub = pub_node.create_publisher(msg_type, "hop", qos.COMMAND)
+        pub = IntraProcessPublisher(pub_node, msg_type, "hop", qos.COMMAND)
         msg = make_message(kind)
         pub_node.create_timer(1.0 / RATE_HZ, lambda: (stamp_now(msg), pub.publish(msg)))
         nodes.append(pub_node)
@@ -97,8 +102,8 @@ def run(role: str, executor_name: str, kind: str, seconds: float, out: Path | No
 
 
 def measure(executor_name: str, kind: str, where: str, seconds: float) -> list[float]:
-    if where == "in-process":
-        return run("both", executor_name, kind, seconds)
+    if where in ("in-process", "in-process hand-over"):
+        return run("both", executor_name, kind, seconds, handover=where == "in-process hand-over")
     out = Path(f"/tmp/robovla-hop-{os.getpid()}.json")
     sub = subprocess.Popen([sys.executable, __file__, "--role", "sub", "--executor", executor_name, "--kind", kind,
                             "--seconds", str(seconds), "--out", str(out)])
@@ -124,7 +129,7 @@ def main() -> int:
         run(args.role, args.executor, args.kind, args.seconds, Path(args.out) if args.role == "sub" else None)
         return 0
     rows = []
-    for where in ("in-process", "cross-process"):
+    for where in ("in-process", "in-process hand-over", "cross-process"):
         for kind in ("chunk", "observation"):
             for executor_name in ("single", "events"):
                 ms = np.array(measure(executor_name, kind, where, args.seconds)) * 1e3

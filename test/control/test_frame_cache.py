@@ -51,7 +51,24 @@ def test_a_new_episode_starts_a_new_cache() -> None:
 def test_capacity_bounds_memory() -> None:
     cache = FrameCache(capacity=3)
     for i in range(10):
-        cache.put(float(i), {})
-    assert cache.get(6.0) is None and cache.get(9.0) == {}
+        cache.put(_obs(float(i)))
+    assert cache.get(6.0) is None and cache.get(9.0).stamp == 9.0
     with pytest.raises(ValueError, match="capacity"):
         FrameCache(capacity=0)
+
+
+def test_a_window_message_converts_only_frames_the_cache_lacks() -> None:
+    from robovla.nodes.common.convert import msg_to_window, observation_to_msg, window_to_msg
+
+    cache = FrameCache()
+    names = [f"j{i}" for i in range(7)]
+    older, newest = _obs(0.1), _obs(0.2)
+    cache.complete(ObservationWindow((older,), np.array([True]), "e1"))
+    stripped = observation_to_msg(_obs(0.1, images=False), names)
+    msg = window_to_msg(ObservationWindow((older, newest), np.array([True, True]), "e1"),
+                        [stripped, observation_to_msg(newest, names)])
+    window = cache.complete(msg_to_window(msg, known=cache.get))
+    assert window.observations[0] is older, "the cached frame is reused, not converted again"
+    assert int(window.observations[1].images["front"][0, 0, 0]) == 2 and cache.missing == 0
+    msg.episode_id = "e2"  # another episode never reuses e1's frames
+    assert msg_to_window(msg, known=cache.get).observations[0].images == {}

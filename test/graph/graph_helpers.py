@@ -48,6 +48,7 @@ class KortexPeer(Node):
         for name, (msg_type, topic, profile) in {
             "twist": (Twist, topics.TWIST_COMMANDS, qos.COMMAND),
             "arm_command": (ArmCommand, topics.ARM_COMMAND, qos.COMMAND),
+            "sent": (ArmCommand, topics.SENT_COMMAND, qos.COMMAND),
             "chunk": (ActionChunk, topics.ACTION_CHUNK, qos.COMMAND),
             "window": (ObservationWindow, topics.WINDOW, qos.LATEST),
             "observation": (Observation, topics.OBSERVATION, qos.COMMAND),

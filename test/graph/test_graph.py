@@ -80,6 +80,15 @@ def assert_all_twists_within_limits(peer) -> None:
         assert np.linalg.norm(ang) <= MAX_ANG + 1e-6, f"angular speed {np.linalg.norm(ang)} over the limit"
 
 
+def assert_all_sent_within_limits(peer) -> None:
+    """robovla/sent_command reports every motion kinova_control sent: base frame, after the filter."""
+    for _, m in peer.take("sent"):
+        lin = np.array([m.twist.linear.x, m.twist.linear.y, m.twist.linear.z])
+        ang = np.array([m.twist.angular.x, m.twist.angular.y, m.twist.angular.z])
+        assert np.all(np.isfinite(lin)) and np.all(np.isfinite(ang)) and np.isfinite(m.gripper)
+        assert np.linalg.norm(lin) <= MAX_LIN + 1e-6 and np.linalg.norm(ang) <= MAX_ANG + 1e-6
+
+
 def is_zero(twist) -> bool:
     return all(v == 0.0 for v in (twist.linear.x, twist.linear.y, twist.linear.z,
                                    twist.angular.x, twist.angular.y, twist.angular.z))
@@ -92,6 +101,9 @@ def test_goal_runs_the_whole_pipeline_and_times_out(graph, peer):
     res = _wait(handle.get_result_async(), timeout=20).result
     assert not res.success and "timed out" in res.message
     assert res.steps >= 10, f"only {res.steps} action chunks in 4 s at a 10 Hz policy"
+    # in-process hand-over delivers each window once (a duplicate would be a second policy step)
+    assert res.steps <= 45, f"{res.steps} action chunks in 4 s at a 10 Hz policy"
+    assert "not newer than the last one" not in graph.log("history_buffer"), "an observation arrived twice"
 
     obs = [m for _, m in peer.take("observation")]
     assert obs and obs[-1].camera_names == ["front", "wrist"]
@@ -122,6 +134,12 @@ def test_goal_runs_the_whole_pipeline_and_times_out(graph, peer):
     v = twist_base(peer.q, moving[len(moving) // 2])
     np.testing.assert_allclose(v[:3], [0.05, 0, 0], atol=2e-3)  # +x in base_link, sent in the tool frame
     assert_all_twists_within_limits(peer)
+    sent = [m for _, m in peer.take("sent") if m.twist.linear.x > 0]
+    assert sent and abs(sent[len(sent) // 2].twist.linear.x - 0.05) < 2e-3, "sent_command reports the base-frame motion"
+    chunk_stamps = {(c.observation_stamp.sec, c.observation_stamp.nanosec) for c in chunks}
+    assert all((m.observation_stamp.sec, m.observation_stamp.nanosec) in chunk_stamps for m in sent), \
+        "each sent command names the observation its chunk answered"
+    assert_all_sent_within_limits(peer)
     # the result and the stop travel on different topics: the zero twist may land just after the result
     assert wait_for(lambda: is_zero(peer.take("twist")[-1][1]), timeout=0.5), "the arm must be stopped when the goal ends"
     assert len(feedback) >= 4 and feedback[-1][1].state in ("timed_out", "failed")
@@ -232,6 +250,7 @@ def test_nan_and_huge_actions_never_reach_the_arm(graph, peer):
             time.sleep(0.02)
         time.sleep(0.3)
         assert_all_twists_within_limits(peer)
+        assert_all_sent_within_limits(peer)
         assert "rejected action chunk" in graph.log("action_smoother")
         assert "safety:" in graph.log("kinova_control") or "stopped" in graph.log("kinova_control")
     finally:

@@ -6,6 +6,10 @@ buffer sends images only for the window's newest frame and the policy node keeps
 has already seen here, completing each window from this cache. A frame the cache never saw (a
 lost message, a node started mid-episode) is filled with its nearest neighbour and marked
 invalid, the same way the start of an episode is padded, and counted.
+
+Whole decoded observations are kept, not only their images, so the policy node converts only each
+window's newest frame from its message (`convert.msg_to_window(msg, known=cache.get)`): turning
+the 7 older frames back into arrays cost 0.15-0.25 ms a window on the camera -> command path.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from robovla.policy.types import ObservationWindow
+from robovla.policy.types import Observation, ObservationWindow
 
 
 class FrameCache:
@@ -31,13 +35,17 @@ class FrameCache:
         self.episode_id = episode_id
         self._frames.clear()
 
-    def put(self, stamp: float, images: dict[str, np.ndarray]) -> None:
-        self._frames[stamp] = images
-        self._frames.move_to_end(stamp)
+    def put(self, obs: Observation) -> None:
+        """Keep a decoded observation that carries its images."""
+        self._frames[obs.stamp] = obs
+        self._frames.move_to_end(obs.stamp)
         while len(self._frames) > self.capacity:
             self._frames.popitem(last=False)
 
-    def get(self, stamp: float) -> dict[str, np.ndarray] | None:
+    def get(self, stamp: float, episode_id: str | None = None) -> Observation | None:
+        """The cached observation at `stamp` (of `episode_id`, when given), with its images."""
+        if episode_id is not None and episode_id != self.episode_id:
+            return None
         return self._frames.get(stamp)
 
     def complete(self, window: ObservationWindow) -> ObservationWindow:
@@ -46,11 +54,12 @@ class FrameCache:
             self.reset(window.episode_id)
         for obs in window.observations:
             if obs.images:
-                self.put(obs.stamp, obs.images)
-        found = [obs.images or self.get(obs.stamp) for obs in window.observations]
+                self.put(obs)
+        if all(obs.images for obs in window.observations):
+            return window
+        cached = [self.get(obs.stamp) for obs in window.observations]
+        found = [obs.images or (c.images if c is not None else None) for obs, c in zip(window.observations, cached)]
         if all(f is not None for f in found):
-            if all(obs.images for obs in window.observations):
-                return window
             observations = tuple(replace(o, images=f) for o, f in zip(window.observations, found))
             return replace(window, observations=observations)
         known = [i for i, f in enumerate(found) if f is not None]

@@ -80,26 +80,29 @@ def as_joint_vector(q: np.ndarray) -> np.ndarray:
     return arr
 
 
-def _dh_matrix(theta: float, d: float, alpha: float) -> np.ndarray:
-    """Classic DH: Rot_z(theta) Trans_z(d) Rot_x(alpha) (a = 0)."""
+_COS_ALPHA, _SIN_ALPHA = np.cos(DH_ALPHA), np.sin(DH_ALPHA)
+
+
+def _dh_matrices(q: np.ndarray) -> np.ndarray:
+    """(7, 4, 4) classic DH links Rot_z(theta) Trans_z(d) Rot_x(alpha) (a = 0), built in one
+    vectorised pass: FK runs on every arm command and observation, and this is 2x cheaper than
+    seven small matrices."""
+    theta = q + DH_THETA_OFFSET
     ct, st = np.cos(theta), np.sin(theta)
-    ca, sa = np.cos(alpha), np.sin(alpha)
-    return np.array(
-        [
-            [ct, -st * ca, st * sa, 0.0],
-            [st, ct * ca, -ct * sa, 0.0],
-            [0.0, sa, ca, d],
-            [0.0, 0.0, 0.0, 1.0],
-        ]
-    )
+    m = np.zeros((N_JOINTS, 4, 4))
+    m[:, 0, 0], m[:, 0, 1], m[:, 0, 2] = ct, -st * _COS_ALPHA, st * _SIN_ALPHA
+    m[:, 1, 0], m[:, 1, 1], m[:, 1, 2] = st, ct * _COS_ALPHA, -ct * _SIN_ALPHA
+    m[:, 2, 1], m[:, 2, 2], m[:, 2, 3] = _SIN_ALPHA, _COS_ALPHA, DH_D
+    m[:, 3, 3] = 1.0
+    return m
 
 
 def frame_transforms(q: np.ndarray) -> list[np.ndarray]:
     """base_link -> DH frame i for i = 0..7 (8 transforms); frame 7 is end_effector_link."""
-    q = as_joint_vector(q)
+    links = _dh_matrices(as_joint_vector(q))
     frames = [BASE_TO_FRAME0.copy()]
-    for i in range(N_JOINTS):
-        frames.append(frames[-1] @ _dh_matrix(q[i] + DH_THETA_OFFSET[i], DH_D[i], DH_ALPHA[i]))
+    for link in links:
+        frames.append(frames[-1] @ link)
     return frames
 
 
@@ -196,12 +199,12 @@ def tool_twist_to_base(q: np.ndarray, twist_tool: np.ndarray) -> np.ndarray:
     return np.concatenate([rot @ twist[:3], rot @ twist[3:]])
 
 
-def base_twist_to_tool(q: np.ndarray, twist_base: np.ndarray) -> np.ndarray:
-    """Inverse of `tool_twist_to_base`."""
+def base_twist_to_tool(q: np.ndarray, twist_base: np.ndarray, ee: np.ndarray | None = None) -> np.ndarray:
+    """Inverse of `tool_twist_to_base`; `ee` = forward_kinematics(q) when the caller has it."""
     twist = np.asarray(twist_base, dtype=float)
     if twist.shape != (6,):
         raise ValueError(f"twist must have shape (6,), got {twist.shape}")
-    rot = forward_kinematics(q)[:3, :3]
+    rot = (forward_kinematics(q) if ee is None else ee)[:3, :3]
     return np.concatenate([rot.T @ twist[:3], rot.T @ twist[3:]])
 
 

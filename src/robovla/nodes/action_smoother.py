@@ -16,6 +16,7 @@ from robovla.control.smoothing import SmootherConfig, VelocitySmoother
 from robovla.msg import ActionChunk, ArmCommand, Instruction
 from robovla.nodes.common import qos, topics
 from robovla.nodes.common.convert import msg_to_chunk, to_time
+from robovla.nodes.common.intra_process import IntraProcessPublisher, subscribe
 from robovla.nodes.common.params import declare_config
 from robovla.nodes.common.runner import run
 
@@ -36,9 +37,9 @@ class ActionSmoother(Node):
         self.rejected = 0
         self._obs_stamp = to_time(0.0)
         self._holding = True
-        self.pub = self.create_publisher(ArmCommand, topics.ARM_COMMAND, qos.COMMAND)
+        self.pub = IntraProcessPublisher(self, ArmCommand, topics.ARM_COMMAND, qos.COMMAND)
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
-        self.create_subscription(ActionChunk, topics.ACTION_CHUNK, self._on_chunk, qos.COMMAND)
+        subscribe(self, ActionChunk, topics.ACTION_CHUNK, self._on_chunk, qos.COMMAND)
         self.create_timer(1.0 / self.p.control_rate_hz, self._tick)
         self.get_logger().info(f"fusion {self.cfg.mode}, {self.p.control_rate_hz:.0f} Hz")
 

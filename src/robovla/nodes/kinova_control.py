@@ -9,6 +9,9 @@ Output, as the Kinova Gen3 driver expects it:
 The kortex twist controller has no timeout, so this node is the one that stops the arm: zero twist
 when the command stream or the observation behind it is older than `watchdog_s`, when an
 episode ends or is cancelled, and on shutdown.
+Every motion sent to the driver is also published on robovla/sent_command (ArmCommand: the
+base-frame command after the safety filter, stamped when it went out, with the observation it
+answers): what the arm was actually told, for RViz, logs and bench/bench_graph.py.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from robovla.control.safety import SafetyConfig, SafetyFilter
 from robovla.msg import ArmCommand, Instruction
 from robovla.nodes.common import qos, topics
 from robovla.nodes.common.convert import to_sec
+from robovla.nodes.common.intra_process import subscribe
 from robovla.nodes.common.params import declare_config
 from robovla.nodes.common.runner import run, side_node
 
@@ -81,10 +85,11 @@ class KinovaControl(Node):
             self.twist_pub = self.create_publisher(Twist, topics.TWIST_COMMANDS, qos.COMMAND)
         else:
             self.traj_pub = self.create_publisher(JointTrajectory, topics.JOINT_TRAJECTORY, qos.COMMAND)
+        self.sent_pub = self.create_publisher(ArmCommand, topics.SENT_COMMAND, qos.COMMAND)
         self.gripper_client = self._make_gripper_client()
         self.create_subscription(JointState, topics.JOINT_STATES, self._on_joints, qos.SENSOR)
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
-        self.create_subscription(ArmCommand, topics.ARM_COMMAND, self._on_command, qos.COMMAND)
+        subscribe(self, ArmCommand, topics.ARM_COMMAND, self._on_command, qos.COMMAND)
         self._make_fault_passthrough(side_node(self), group)
         self.create_timer(1.0 / self.p.rate_hz, self._watchdog)
         self.get_logger().info(
@@ -126,18 +131,21 @@ class KinovaControl(Node):
         t = msg.twist
         lin = np.array([t.linear.x, t.linear.y, t.linear.z])
         ang = np.array([t.angular.x, t.angular.y, t.angular.z])
-        ee = kinematics.forward_kinematics(self.q)[:3, 3]
-        safe = self.safety.filter(lin, ang, msg.gripper if msg.gripper >= 0 else 0.0, ee)
+        ee = kinematics.forward_kinematics(self.q)
+        safe = self.safety.filter(lin, ang, msg.gripper if msg.gripper >= 0 else 0.0, ee[:3, 3])
         if safe.notes:
             self.get_logger().warning("safety: " + "; ".join(safe.notes), throttle_duration_sec=1.0)
         if not (np.any(safe.linear) or np.any(safe.angular)) and "stopped" in " ".join(safe.notes):
             self.stop()
             return
         self.last_cmd_time, self.last_obs_stamp = now, to_sec(msg.observation_stamp)
-        self._send_motion(safe.linear, safe.angular)
+        if not self._send_motion(safe.linear, safe.angular, ee):
+            return
         self.stopped = False
-        if msg.gripper >= 0 and np.isfinite(msg.gripper):
+        gripper = msg.gripper >= 0 and np.isfinite(msg.gripper)
+        if gripper:
             self._command_gripper(safe.gripper)
+        self._report_sent(safe.linear, safe.angular, safe.gripper if gripper else -1.0, msg)
 
     def _refuse(self, why: str) -> None:
         self.refused += 1
@@ -145,19 +153,33 @@ class KinovaControl(Node):
         self.stop()
 
     # ---------------------------------------------------------------- outputs
-    def _send_motion(self, lin_base: np.ndarray, ang_base: np.ndarray) -> None:
+    def _send_motion(self, lin_base: np.ndarray, ang_base: np.ndarray, ee: np.ndarray) -> bool:
+        """`ee`: forward kinematics at self.q (computed once per command)."""
         twist_base = np.concatenate([lin_base, ang_base])
         if self.p.mode == "twist":
-            tool = kinematics.base_twist_to_tool(self.q, twist_base)
+            tool = kinematics.base_twist_to_tool(self.q, twist_base, ee)
             self._publish_twist(tool[:3], tool[3:])
-        else:
-            qdot = kinematics.ik_velocity(self.q, twist_base)
-            target = self.q + qdot * self.p.trajectory_lookahead_s
-            violations = kinematics.check_joint_limits(target)
-            if violations:
-                self._refuse("IK target beyond joint limits: " + "; ".join(violations))
-                return
-            self._publish_trajectory(target, qdot)
+            return True
+        qdot = kinematics.ik_velocity(self.q, twist_base)
+        target = self.q + qdot * self.p.trajectory_lookahead_s
+        violations = kinematics.check_joint_limits(target)
+        if violations:
+            self._refuse("IK target beyond joint limits: " + "; ".join(violations))
+            return False
+        self._publish_trajectory(target, qdot)
+        return True
+
+    def _report_sent(self, lin: np.ndarray, ang: np.ndarray, gripper: float, cmd: ArmCommand | None) -> None:
+        """robovla/sent_command: stamped after the driver's message went out."""
+        out = ArmCommand()
+        out.header.stamp = self.get_clock().now().to_msg()
+        out.header.frame_id = "base_link"
+        if cmd is not None:
+            out.observation_stamp, out.episode_id = cmd.observation_stamp, cmd.episode_id
+        (out.twist.linear.x, out.twist.linear.y, out.twist.linear.z,
+         out.twist.angular.x, out.twist.angular.y, out.twist.angular.z) = (float(v) for v in (*lin, *ang))
+        out.gripper = float(gripper)
+        self.sent_pub.publish(out)
 
     def _publish_twist(self, lin_tool: np.ndarray, ang_tool_rad: np.ndarray) -> None:
         ang = np.degrees(ang_tool_rad) if self.p.angular_units == "deg" else ang_tool_rad
@@ -183,7 +205,11 @@ class KinovaControl(Node):
             self._publish_twist(np.zeros(3), np.zeros(3))
         elif self.q is not None:
             self._publish_trajectory(self.q, np.zeros(len(self.q)))
+        else:
+            self.stopped = True
+            return
         self.stopped = True
+        self._report_sent(np.zeros(3), np.zeros(3), -1.0, None)
 
     def _watchdog(self) -> None:
         if self.stopped:

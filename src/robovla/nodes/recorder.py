@@ -16,13 +16,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from example_interfaces.srv import Trigger
 from geometry_msgs.msg import Twist
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CompressedImage, Image, JointState
-from example_interfaces.srv import Trigger
 
 from robovla.action import RecordEpisode
 from robovla.data.episode_writer import EpisodeWriter, new_episode_id
@@ -32,7 +32,6 @@ from robovla.msg import ArmCommand, Instruction, TaskOutcome
 from robovla.nodes.common import qos, topics
 from robovla.nodes.common.params import declare_config
 from robovla.nodes.common.runner import run, side_node
-
 
 
 @dataclass

@@ -26,7 +26,6 @@ from robovla.nodes.common.params import declare_config
 from robovla.nodes.common.runner import run, side_node
 
 
-
 @dataclass
 class TrainerParams:
     default_preset: str = "tiny"

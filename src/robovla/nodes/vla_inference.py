@@ -23,6 +23,8 @@ from robovla.control.intent import predicted_path
 from robovla.msg import ActionChunk, Instruction, ObservationWindow
 from robovla.nodes.common import qos, topics
 from robovla.nodes.common.convert import chunk_to_msg, msg_to_window
+from robovla.nodes.common.deferred import DeferredLatest
+from robovla.nodes.common.intra_process import IntraProcessPublisher, subscribe
 from robovla.nodes.common.params import declare_config
 from robovla.nodes.common.runner import run
 from robovla.policy.registry import load_policy
@@ -37,6 +39,7 @@ class InferenceParams:
     horizon: int = 10
     max_abs_action: float = 0.5  # per-step delta sanity bound (m or rad); larger chunks are refused
     publish_markers: bool = True
+    marker_delay_s: float = 0.02  # markers go out after the chunk's way to the arm (nodes/common/deferred.py)
     frame_id: str = "base_link"
 
 
@@ -52,15 +55,17 @@ class VlaInference(Node):
         self._reset_pending = False
         self.latencies: list[float] = []
         self.failures = 0
-        self.pub = self.create_publisher(ActionChunk, topics.ACTION_CHUNK, qos.COMMAND)
+        self.pub = IntraProcessPublisher(self, ActionChunk, topics.ACTION_CHUNK, qos.COMMAND)
         self.marker_pub = self.create_publisher(MarkerArray, topics.INTENT_MARKERS, qos.COMMAND)
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
         self.frames = FrameCache()
         self._missing_logged = 0
-        self.create_subscription(ObservationWindow, topics.WINDOW, self._on_window, qos.WINDOW)
+        subscribe(self, ObservationWindow, topics.WINDOW, self._on_window, qos.WINDOW)
         self._pending: Window | None = None
         self._wake = threading.Condition(self._lock)
         self._running = True
+        self._viz = DeferredLatest(self._publish_markers, self.p.marker_delay_s, "vla-markers", on_error=lambda e:
+                                   self.get_logger().error(f"intent markers failed: {e}", throttle_duration_sec=5.0))
         self._thread = threading.Thread(target=self._inference_loop, name="vla-inference", daemon=True)
         self._thread.start()
 
@@ -74,7 +79,7 @@ class VlaInference(Node):
         # Every window passes here (cheap: only its newest frame carries images), so the frame
         # cache sees every frame even while a slow policy step skips windows.
         try:
-            window = self.frames.complete(msg_to_window(msg))
+            window = self.frames.complete(msg_to_window(msg, known=self.frames.get))
         except ValueError as exc:
             self.get_logger().error(f"window refused: {exc}", throttle_duration_sec=2.0)
             return
@@ -101,6 +106,7 @@ class VlaInference(Node):
             self._running = False
             self._wake.notify()
         self._thread.join(timeout=5.0)
+        self._viz.close()
 
     def _infer(self, window: Window) -> None:
         with self._lock:
@@ -129,12 +135,15 @@ class VlaInference(Node):
         out.episode_id = episode
         self.pub.publish(out)
         # Hand the GIL to the executor thread, which has this chunk to deliver when the smoother
-        # shares the process; else it waits for the markers below (in-process hop from a busy
-        # thread: median 0.65-1.1 ms without, 0.31-0.39 ms with, measured here).
+        # shares the process (in-process hop from a busy thread: median 0.65-1.1 ms without,
+        # 0.31-0.39 ms with, measured here).
         time.sleep(0)
         self.latencies.append(latency)
         if self.p.publish_markers:
-            self.marker_pub.publish(self._markers(chunk, window, instruction, out.header.stamp))
+            self._viz.submit(chunk, window, instruction, out.header.stamp)
+
+    def _publish_markers(self, chunk, window, instruction: str, stamp) -> None:
+        self.marker_pub.publish(self._markers(chunk, window, instruction, stamp))
 
     def _markers(self, chunk, window, instruction: str, stamp) -> MarkerArray:
         ee = window.latest.ee_pose

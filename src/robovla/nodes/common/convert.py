@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Pose
@@ -85,11 +87,22 @@ def window_to_msg(window: ObservationWindow, observations: list[ObservationMsg])
     return msg
 
 
-def msg_to_window(msg: ObservationWindowMsg) -> ObservationWindow:
+def msg_to_window(msg: ObservationWindowMsg,
+                  known: Callable[[float, str], Observation | None] | None = None) -> ObservationWindow:
+    """`known(stamp, episode_id)` may return an already decoded frame for a message that carries
+    no images (robovla.control.frame_cache says why): it is used instead of converting again."""
     if not msg.observations:
         raise ValueError("observation window message has no observations")
+
+    def convert(o: ObservationMsg) -> Observation:
+        if known is not None and not o.images:
+            done = known(to_sec(o.header.stamp), msg.episode_id)
+            if done is not None:
+                return done
+        return msg_to_observation(o)
+
     return ObservationWindow(
-        observations=tuple(msg_to_observation(o) for o in msg.observations),
+        observations=tuple(convert(o) for o in msg.observations),
         valid=np.asarray(msg.valid, dtype=bool),
         episode_id=msg.episode_id,
     )

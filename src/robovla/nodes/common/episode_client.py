@@ -19,10 +19,9 @@ from rclpy.task import Future
 from sensor_msgs.msg import Image
 
 from robovla.action import ExecuteInstruction, RecordEpisode
-from robovla.nodes.common import qos, topics
 from robovla.control.image import raw_to_rgb
+from robovla.nodes.common import qos, topics
 from robovla.srv import ResetSim
-
 
 
 @dataclass

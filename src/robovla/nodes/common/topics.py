@@ -16,6 +16,7 @@ OBSERVATION = "robovla/observation"
 WINDOW = "robovla/observation_window"
 ACTION_CHUNK = "robovla/action_chunk"
 ARM_COMMAND = "robovla/arm_command"
+SENT_COMMAND = "robovla/sent_command"  # what kinova_control sent to the driver
 INSTRUCTION = "robovla/instruction"
 TASK_OUTCOME = "robovla/task_outcome"
 INTENT_MARKERS = "robovla/intent_markers"
