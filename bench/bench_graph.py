@@ -67,11 +67,22 @@ def listen(out: Path, stages: bool) -> int:
             if stages:
                 self.create_subscription(ArmCommand, topics.ARM_COMMAND, lambda m: self.rec["arm"].append(
                     (to_sec(m.observation_stamp), to_sec(m.header.stamp))), qos.COMMAND)
-            self.create_subscription(ArmCommand, topics.SENT_COMMAND, lambda m: self.rec["sent"].append(
-                (to_sec(m.observation_stamp), to_sec(m.header.stamp))), qos.COMMAND)
+            self.create_subscription(ArmCommand, topics.SENT_COMMAND, self._on_sent, qos.COMMAND)
             # receipt on the ROS clock, the one camera stamps use
             self.create_subscription(Twist, topics.TWIST_COMMANDS, lambda m: self.rec["twist"].append(
                 self.get_clock().now().nanoseconds * 1e-9), qos.COMMAND)
+            self.create_timer(0.1, self._check_matched)
+
+        def _on_sent(self, m: ArmCommand) -> None:
+            if not self.rec["sent"]:
+                out.with_suffix(".moving").touch()  # the measured time starts here
+            self.rec["sent"].append((to_sec(m.observation_stamp), to_sec(m.header.stamp)))
+
+        def _check_matched(self) -> None:
+            """Say when every subscription has found its publisher: DDS discovery among this
+            many processes on 2 cores can take seconds, and the goal must wait for it."""
+            if all(sub.get_publisher_count() > 0 for sub in self.subscriptions):
+                out.with_suffix(".ready").touch()
 
         def on_shutdown(self) -> None:
             out.write_text(json.dumps(self.rec))
@@ -125,15 +136,19 @@ def run_layout(layout: str, seconds: float, width: int, height: int, log_root: P
                                 start_new_session=True)
     # the peer records nothing: the listener process does, so the peer's Python work stays off the path
     with PeerRunner(width=width, height=height, record=()) as peer:
-        procs = start_graph(specs, env=dict(os.environ, **env), log_dir=log_dir)
+        procs = start_graph(specs, env=dict(os.environ, RCUTILS_LOGGING_BUFFERED_STREAM="0", **env), log_dir=log_dir)
         try:
             client = ActionClient(peer, ExecuteInstruction, topics.EXECUTE_INSTRUCTION)
             assert client.wait_for_server(timeout_sec=60), f"graph did not come up; logs in {log_dir}"
+            if not wait_for(rec_file.with_suffix(".ready").exists, 60):
+                raise SystemExit(f"the listener never matched the graph's publishers; logs in {log_dir}")
             done = threading.Event()
-            fut = client.send_goal_async(ExecuteInstruction.Goal(instruction="benchmark", timeout_s=seconds + 5))
+            fut = client.send_goal_async(ExecuteInstruction.Goal(instruction="benchmark", timeout_s=seconds + 65))
             fut.add_done_callback(lambda _f: done.set())
             if not done.wait(10) or not fut.result().accepted:
                 raise SystemExit(f"the benchmark goal was not accepted; node logs in {log_dir}")
+            if not wait_for(rec_file.with_suffix(".moving").exists, 60):
+                raise SystemExit(f"the arm never moved; node logs in {log_dir}")
             if wait_for(lambda: listener.poll() is not None, seconds):
                 raise SystemExit(f"the listener process exited early ({listener.returncode})")
         finally:
