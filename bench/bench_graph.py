@@ -81,8 +81,9 @@ def listen(out: Path, stages: bool) -> int:
         def _check_matched(self) -> None:
             """Say when every subscription has found its publisher: DDS discovery among this
             many processes on 2 cores can take seconds, and the goal must wait for it."""
-            if all(sub.get_publisher_count() > 0 for sub in self.subscriptions):
-                out.with_suffix(".ready").touch()
+            ready = out.with_suffix(".ready")
+            if not ready.exists() and all(sub.get_publisher_count() > 0 for sub in self.subscriptions):
+                ready.touch()
 
         def on_shutdown(self) -> None:
             out.write_text(json.dumps(self.rec))

@@ -3,9 +3,9 @@
     ros2 run robovla container camera_sync history_buffer vla_inference --ros-args --params-file P
 
 Each node keeps its name, topics, parameters and services, so the graph looks the same from the
-outside. What changes is the hop between two of them: the message is handed over inside the
-process (Fast DDS intra-process delivery, one executor) instead of waking another process, which
-on a loaded 2-core PC is most of a hop's cost. config/graph.yaml (`process:`) says which nodes
+outside. What changes is the hop between two of them: the message is handed over as a Python
+object on the process's one executor (robovla.nodes.common.intra_process) instead of being
+serialized and waking another process, which on a loaded 2-core PC is most of a hop's cost. config/graph.yaml (`process:`) says which nodes
 share a process; bench/bench_graph.py measures the difference.
 """
 

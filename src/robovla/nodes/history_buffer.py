@@ -79,7 +79,6 @@ class HistoryBuffer(Node):
         out.valid = valid.tolist()
         self.pub.publish(out)
 
-
     def _strip_older(self, frames: list[Observation]) -> list[Observation]:
         """All but the newest frame without images; each copy is made once, not once per window
         (7 message constructions a window cost ~0.1 ms on the camera -> command path)."""
@@ -90,7 +89,7 @@ class HistoryBuffer(Node):
 
 
 def _without_images(msg: Observation) -> Observation:
-    """The same observation minus its images (a few small fields: cheaper than caching copies)."""
+    """The same observation minus its images (a few small fields, the arrays shared)."""
     return Observation(header=msg.header, episode_id=msg.episode_id, camera_names=msg.camera_names,
                        joint_names=msg.joint_names, joint_positions=msg.joint_positions,
                        joint_velocities=msg.joint_velocities, gripper=msg.gripper, ee_pose=msg.ee_pose)

@@ -171,6 +171,8 @@ class KinovaControl(Node):
 
     def _report_sent(self, lin: np.ndarray, ang: np.ndarray, gripper: float, cmd: ArmCommand | None) -> None:
         """robovla/sent_command: stamped after the driver's message went out."""
+        if self.sent_pub.get_subscription_count() == 0:
+            return
         out = ArmCommand()
         out.header.stamp = self.get_clock().now().to_msg()
         out.header.frame_id = "base_link"
@@ -201,14 +203,13 @@ class KinovaControl(Node):
 
     def stop(self) -> None:
         """Zero velocity now (twist) or hold the current joints (trajectory)."""
+        self.stopped = True
         if self.p.mode == "twist":
             self._publish_twist(np.zeros(3), np.zeros(3))
         elif self.q is not None:
             self._publish_trajectory(self.q, np.zeros(len(self.q)))
         else:
-            self.stopped = True
-            return
-        self.stopped = True
+            return  # no joint state yet: nothing was ever sent
         self._report_sent(np.zeros(3), np.zeros(3), -1.0, None)
 
     def _watchdog(self) -> None:

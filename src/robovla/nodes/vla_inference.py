@@ -64,8 +64,8 @@ class VlaInference(Node):
         self._pending: Window | None = None
         self._wake = threading.Condition(self._lock)
         self._running = True
-        self._viz = DeferredLatest(self._publish_markers, self.p.marker_delay_s, "vla-markers", on_error=lambda e:
-                                   self.get_logger().error(f"intent markers failed: {e}", throttle_duration_sec=5.0))
+        self._viz = DeferredLatest(self._publish_markers, self.p.marker_delay_s, "vla-markers",
+                                   on_error=self._on_marker_error)
         self._thread = threading.Thread(target=self._inference_loop, name="vla-inference", daemon=True)
         self._thread.start()
 
@@ -144,6 +144,9 @@ class VlaInference(Node):
 
     def _publish_markers(self, chunk, window, instruction: str, stamp) -> None:
         self.marker_pub.publish(self._markers(chunk, window, instruction, stamp))
+
+    def _on_marker_error(self, exc: Exception) -> None:
+        self.get_logger().error(f"intent markers failed: {exc}", throttle_duration_sec=5.0)
 
     def _markers(self, chunk, window, instruction: str, stamp) -> MarkerArray:
         ee = window.latest.ee_pose
