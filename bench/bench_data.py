@@ -3,7 +3,7 @@
 Writes bench/results/data_<tag>.json and .md. A "frame" is one camera image delivered in a
 training window (a sample of T frames x n cameras counts T * n frames).
 
-    PYTHONPATH=src python bench/bench_data.py [--episodes 4] [--seconds 10] [--tag cpu]
+    source scripts/env.sh && python bench/bench_data.py [--episodes 4] [--seconds 10] [--tag cpu]
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def main() -> None:
         bag_mb = sum(f.stat().st_size for f in (root / "bags").rglob("*.mcap")) / 2**20
         res["bag_mb"] = bag_mb
         cfg = DataConfig(rate_hz=10.0, window=args.window, chunk=args.chunk, image_size=args.size,
-                         cameras=["static"], cache_dir=str(root / "cache"))
+                         cameras=["front"], cache_dir=str(root / "cache"))
         t = time.perf_counter()
         eps = load_episodes(root / "bags", cfg).episodes
         dt = time.perf_counter() - t

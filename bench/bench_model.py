@@ -6,7 +6,7 @@ PaliGemma-3B and KosMos-2, policy head, window 16, bf16, comparing the cached st
 recomputing the whole window every step (the RoboVLMs way). Without CUDA the --full part is
 skipped and recorded as skipped.
 
-    PYTHONPATH=src python bench/bench_model.py [--steps 20] [--full] [--backbones ...]
+    source scripts/env.sh && python bench/bench_model.py [--steps 20] [--full] [--backbones ...]
 
 Writes bench/results/model_latency.json and .md.
 """

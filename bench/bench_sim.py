@@ -1,7 +1,7 @@
 """Benchmark the MuJoCo Gen3 sim: step + render fps (224x224, 2 cameras) and real-time factor.
 
 Writes bench/results/sim.json and bench/results/sim.md. Run:
-    MUJOCO_GL=egl PYTHONPATH=src python bench/bench_sim.py [--seconds 20] [--cores 2]
+    source scripts/env.sh && python bench/bench_sim.py [--seconds 20] [--cores 2]
 """
 
 from __future__ import annotations

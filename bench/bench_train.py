@@ -5,7 +5,7 @@ backbone in bf16 with the policy head; FLOPs of one step are counted with
 torch.utils.flop_counter, so MFU = counted FLOPs / step time / the device's peak bf16 FLOP/s
 (set ROBOVLA_PEAK_TFLOPS to override the table). Without a GPU the MFU part records `skipped`.
 
-    PYTHONPATH=src python bench/bench_train.py [--steps 20] [--tag cpu]
+    source scripts/env.sh && python bench/bench_train.py [--steps 20] [--tag cpu]
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def main() -> None:
         else:
             dev = torch.device("cuda")
             big = VLAConfig(backbone="paligemma", formulation="policy_head_continuous", head="lstm",
-                            window=args.gpu_window, chunk=10, image_size=224, cameras=["static"], finetune="full",
+                            window=args.gpu_window, chunk=10, image_size=224, cameras=["front"], finetune="full",
                             head_hidden=1024, head_layers=4,
                             tiny=TinyBackboneConfig(hidden_size=2048, layers=18, heads=8, vision_hidden_size=1152,
                                                     vision_layers=27, patch_size=14, vocab_size=4000))

@@ -1,30 +1,46 @@
-"""Running this checkout's code in child processes, as users and ROS launch do."""
+"""Running the installed package in child processes, as users and ROS launch do.
+
+Nothing here puts the checkout's src/ on PYTHONPATH: children import robovla from the colcon
+install tree that scripts/env.sh (or install/setup.bash) put on the path, and `robovla` is the
+installed command, so a file the install misses fails here as it would on a robot PC.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SRC = str(ROOT / "src")
+SRC = ROOT / "src"
 
 
-def src_env(**extra: str) -> dict[str, str]:
-    """The environment with this checkout's src/ first on PYTHONPATH (ROS paths kept)."""
-    return {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), **extra}
+def install_env(**extra: str) -> dict[str, str]:
+    """The environment without this checkout's src/ on PYTHONPATH (ROS and install paths kept)."""
+    parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+             if p and Path(p).resolve() != SRC.resolve()]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(parts), **extra}
 
 
 def run_module(module: str, *args: str, timeout: float = 580) -> subprocess.CompletedProcess:
     """`python -m module args...` from the repository root, output captured."""
-    return subprocess.run([sys.executable, "-m", module, *args], env=src_env(), capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", module, *args], env=install_env(), capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT)
 
 
-def robovla(*args: str, timeout: float = 580) -> subprocess.CompletedProcess:
-    """The `robovla` CLI."""
-    return run_module("robovla.cli.main", *args, timeout=timeout)
+def robovla_command() -> str:
+    """The installed `robovla` executable on PATH (the colcon install's bin/)."""
+    exe = shutil.which("robovla")
+    assert exe, "`robovla` is not on PATH: source scripts/env.sh (or install/setup.bash) after make setup"
+    return exe
+
+
+def robovla(*args: str, timeout: float = 580, cwd: Path | str = ROOT) -> subprocess.CompletedProcess:
+    """The installed `robovla` command, as a user types it."""
+    return subprocess.run([robovla_command(), *args], env=install_env(), capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd)
 
 
 def assert_ok(proc: subprocess.CompletedProcess) -> None:

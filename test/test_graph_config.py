@@ -101,3 +101,76 @@ def test_container_refuses_what_it_cannot_compose() -> None:
         with pytest.raises(ValueError, match=message):
             node_classes(names)
     assert main(["container", "nope", "--ros-args"]) == 2
+
+
+def test_the_sim_runs_the_committed_demo_vla_by_default() -> None:
+    policy = {s.name: s for s in resolve_graph(sim=True)}["vla_inference"].parameters["policy"]
+    assert Path(policy).resolve() == (ROOT / "checkpoints" / "demo").resolve()
+    sync = {s.name: s for s in resolve_graph(sim=True)}["camera_sync"].parameters
+    assert sync["image_width"] == 64, "the demo checkpoint's image size reaches camera_sync"
+    # a robot keeps the configured placeholder until a checkpoint is named; a choice made any
+    # other way (override, the user's own config file) is kept too
+    assert {s.name: s for s in resolve_graph(sim=False)}["vla_inference"].parameters["policy"] == "scripted:hold"
+    chosen = resolve_graph(sim=True, overrides={"vla_inference.policy": "scripted:wave"})
+    assert {s.name: s for s in chosen}["vla_inference"].parameters["policy"] == "scripted:wave"
+    own = ROOT / "config" / "robovla.yaml"
+    assert {s.name: s for s in resolve_graph(sim=True, config_file=own)}["vla_inference"].parameters[
+        "policy"] == "scripted:hold"
+
+
+def _share_of(installed: set[str]):
+    def find_share(package: str) -> str:
+        if package not in installed:
+            raise KeyError(package)  # ament_index_python's PackageNotFoundError is a KeyError
+        return f"/opt/ros/jazzy/share/{package}"
+    return find_share
+
+
+def test_launch_plan_is_the_graph_with_process_names(tmp_path: Path) -> None:
+    from robovla.graph import plan_bringup
+
+    plan = plan_bringup({"namespace": "arm", "checkpoint": "scripted:hold"}, _share_of(set()))
+    try:
+        assert [p.name for p in plan.processes] == ["task_manager", "perception", "control", "sim"]
+        assert plan.namespace == "arm" and plan.kortex_launch is None and plan.rviz_config is None
+        params = yaml.safe_load(plan.params_file.read_text())
+        assert params["/**/vla_inference"]["ros__parameters"]["policy"] == "scripted:hold"
+    finally:
+        import shutil
+
+        shutil.rmtree(plan.tmp_dir)
+    robot = plan_bringup({"sim": "false", "robot_ip": "192.168.1.10"}, _share_of({"kortex_bringup"}))
+    assert robot.kortex_launch == "/opt/ros/jazzy/share/kortex_bringup/launch/gen3.launch.py"
+    assert robot.kortex_arguments["robot_ip"] == "192.168.1.10"
+    assert "sim" not in [p.name for p in robot.processes]
+    robot.params_file.unlink()
+    robot.tmp_dir.rmdir()
+
+
+@pytest.mark.parametrize(("values", "missing"), [
+    ({"rviz": "true"}, "rviz2"),
+    ({"sim": "false", "robot_ip": "10.0.0.2"}, "kortex_bringup"),
+])
+def test_launch_plan_refuses_a_missing_package_before_starting_anything(values, missing, tmp_path: Path,
+                                                                       monkeypatch) -> None:
+    from robovla.graph import LaunchError, plan_bringup
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    with pytest.raises(LaunchError, match=f"'{missing}'.*not installed.*nothing was started"):
+        plan_bringup(values, _share_of(set()))
+    assert not any(tmp_path.iterdir()), "no parameter directory is left behind"
+    with pytest.raises(LaunchError, match="unknown launch arguments"):
+        plan_bringup({"robotip": "x"}, _share_of(set()))
+
+
+def test_process_command_starts_the_installed_executable(tmp_path: Path) -> None:
+    import os
+
+    proc = group_processes(resolve_graph(sim=True))[1]
+    exe = Path(process_command(proc, tmp_path / "p.yaml")[0])
+    assert exe.name == "container" and exe.parent.name == "robovla" and exe.parent.parent.name == "lib"
+    assert os.access(exe, os.X_OK)
+    assert ROOT / "src" not in exe.parents

@@ -18,10 +18,11 @@ import sys
 import time
 from pathlib import Path
 
+from robovla.resources import demo_checkpoint
 from robovla.sim.benchmark import EVAL_SEED_OFFSET
 
 #: where `make train-demo` puts the checkpoint that `make demo` runs (committed, a few MB)
-DEMO_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "demo"
+DEMO_CHECKPOINT = demo_checkpoint()
 PLACEHOLDER = "scripted:forward"
 
 

@@ -7,11 +7,14 @@ and their parameters exist exactly once.
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
+
+from robovla.resources import share_dir
 
 
 @dataclass
@@ -67,20 +70,14 @@ def launch_flag(value: str) -> bool:
 
 
 def config_dir() -> Path:
-    """$ROBOVLA_CONFIG_DIR, else the source checkout's config/, else the installed share dir."""
+    """$ROBOVLA_CONFIG_DIR, else config/ in share_dir()."""
     env = os.environ.get("ROBOVLA_CONFIG_DIR")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "config" / "graph.yaml").is_file() and (parent / "package.xml").is_file():
-            return parent / "config"
-    try:
-        from ament_index_python.packages import get_package_share_directory
+    return Path(env) if env else share_dir() / "config"
 
-        return Path(get_package_share_directory("robovla")) / "config"
-    except Exception as exc:  # pragma: no cover - only on broken installs
-        raise FileNotFoundError("cannot find robovla's config/ (set ROBOVLA_CONFIG_DIR)") from exc
+
+def resolve_share_path(value: str) -> str:
+    """graph.yaml's "share:REL" -> the path of REL in share_dir(); anything else unchanged."""
+    return str(share_dir() / value[len("share:"):]) if value.startswith("share:") else value
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -109,8 +106,15 @@ def resolve_graph(
     cdir = config_dir()
     graph = yaml.safe_load(Path(graph_file or cdir / "graph.yaml").read_text())
     params_all = yaml.safe_load(Path(config_file or cdir / graph["parameters"]).read_text()) or {}
+    arguments = dict(arguments or {})
+    # What an empty argument means in this mode (graph.yaml `defaults:`), unless the user chose the
+    # parameter another way: an override, or a config file of their own.
+    for key, value in ((graph.get("defaults") or {}).get("sim" if sim else "robot") or {}).items():
+        target = graph.get("arguments", {}).get(key)
+        if not arguments.get(key) and target not in (overrides or {}) and config_file is None:
+            arguments[key] = resolve_share_path(str(value))
     merged: dict[str, Any] = {}
-    for key, value in (arguments or {}).items():
+    for key, value in arguments.items():
         if value in (None, ""):
             continue
         target = graph.get("arguments", {}).get(key)
@@ -177,3 +181,72 @@ def write_params_file(specs: list[NodeSpec], path: Path) -> Path:
         doc[f"/**/{spec.name}"] = {"ros__parameters": nested}
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
+
+
+class LaunchError(RuntimeError):
+    """A launch request that cannot start: raised before any process is started."""
+
+
+@dataclass
+class LaunchPlan:
+    """Everything launch/bringup.launch.py starts, computed here so it is tested without launch_ros."""
+
+    processes: list[ProcessSpec]
+    params_file: Path
+    tmp_dir: Path  # holds params_file; the launch file removes it on shutdown
+    namespace: str | None
+    kortex_launch: str | None = None  # kortex_bringup's gen3.launch.py, when the driver is started too
+    kortex_arguments: dict[str, str] = field(default_factory=dict)
+    rviz_config: str | None = None
+
+
+#: launch arguments of bringup.launch.py: name -> (default, description)
+BRINGUP_ARGUMENTS: dict[str, tuple[str, str]] = {
+    "sim": ("true", "run the MuJoCo Gen3 simulation instead of a real arm"),
+    "robot_ip": ("", "Gen3 address; with sim:=false, also start the ros2_kortex driver"),
+    "checkpoint": ("", "VLA checkpoint dir (default: the demo VLA in the sim, the config's policy on a robot)"),
+    "cameras": ("", "comma-separated camera names (default: the config's)"),
+    "namespace": ("", "namespace for the whole graph"),
+    "control_mode": ("", "twist | joint_trajectory (default: the config's)"),
+    "record": ("false", "also start the recorder node (RecordEpisode action, rosbag2 episodes)"),
+    "rviz": ("false", "open RViz with config/robovla.rviz (arm, policy intent, cameras)"),
+}
+
+
+def plan_bringup(values: dict[str, str], find_share: Callable[[str], str]) -> LaunchPlan:
+    """bringup.launch.py's processes from its argument values. find_share(package) returns a
+    package's share directory and raises for a package that is not installed (ament_index's
+    get_package_share_directory). Every package the plan needs is checked first, so a missing one
+    is a LaunchError and nothing has started."""
+    unknown = set(values) - set(BRINGUP_ARGUMENTS)
+    if unknown:
+        raise LaunchError(f"unknown launch arguments {sorted(unknown)}; known: {sorted(BRINGUP_ARGUMENTS)}")
+    v = {name: values.get(name, default) for name, (default, _) in BRINGUP_ARGUMENTS.items()}
+    sim = launch_flag(v["sim"])
+
+    def share(package: str, why: str) -> str:
+        try:
+            return str(find_share(package))
+        except Exception as exc:  # ament_index raises PackageNotFoundError (a KeyError)
+            distro = os.environ.get("ROS_DISTRO", "<distro>")
+            raise LaunchError(f"{why} needs the ROS package {package!r}, which is not installed "
+                              f"(apt install ros-{distro}-{package.replace('_', '-')}); nothing was started") from exc
+
+    kortex = None
+    if not sim and v["robot_ip"]:
+        kortex = share("kortex_bringup", f"sim:=false robot_ip:={v['robot_ip']}") + "/launch/gen3.launch.py"
+    rviz = None
+    if launch_flag(v["rviz"]):
+        share("rviz2", "rviz:=true")
+        rviz = str(config_dir() / "robovla.rviz")
+    specs = resolve_graph(sim=sim, record=launch_flag(v["record"]),
+                          arguments={k: v[k] for k in ("checkpoint", "cameras", "control_mode")})
+    tmp = Path(tempfile.mkdtemp(prefix="robovla-launch-"))
+    # a node-keyed file, not per-node dicts: launch_ros applies a dict to every node of a process
+    params_file = write_params_file(specs, tmp / "params.yaml")
+    return LaunchPlan(
+        processes=group_processes(specs), params_file=params_file, tmp_dir=tmp, namespace=v["namespace"] or None,
+        kortex_launch=kortex,
+        kortex_arguments={"robot_ip": v["robot_ip"], "gripper": "robotiq_2f_85", "launch_rviz": "false"} if kortex else {},
+        rviz_config=rviz,
+    )

@@ -14,5 +14,5 @@ def bag_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("bags")
     for i in range(4):
         write_synthetic_episode(root, f"ep{i}", seed=i, duration_s=3.0, instruction=f"task {i % 2}",
-                                cameras=("static", "wrist"), image_hw=(48, 64))
+                                cameras=("front", "wrist"), image_hw=(48, 64))
     return root

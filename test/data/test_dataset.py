@@ -27,7 +27,7 @@ RATE = 10.0
 
 @pytest.fixture(scope="module")
 def cfg(bag_root: Path, tmp_path_factory: pytest.TempPathFactory) -> DataConfig:
-    return DataConfig(rate_hz=RATE, window=4, chunk=3, image_size=32, cameras=["static", "wrist"],
+    return DataConfig(rate_hz=RATE, window=4, chunk=3, image_size=32, cameras=["front", "wrist"],
                       cache_dir=str(tmp_path_factory.mktemp("cache")), val_fraction=0.25)
 
 
@@ -61,7 +61,7 @@ def test_labels_match_recorded_motion(episodes: list) -> None:
 def test_images_are_sample_and_hold_aligned(episodes: list) -> None:
     ep = next(e for e in episodes if e.episode_id == "ep0")
     assert ep.images.shape == (31, 2, 32, 32, 3)
-    assert ep.camera_names == ["static", "wrist"]
+    assert ep.camera_names == ["front", "wrist"]
     # the camera ran at 15 Hz; tick i (10 Hz) shows camera frame floor(i * 1.5); its blue channel is 7*frame
     blue = ep.images[:, 0, 16, 16, 2].astype(int)
     expected = (np.floor(np.arange(31) * 1.5 + 1e-9).astype(int) * 7) % 256

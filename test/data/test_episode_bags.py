@@ -14,7 +14,7 @@ import yaml
 from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 
-from cli_helpers import src_env
+from cli_helpers import install_env
 from robovla.data import messages as m
 from robovla.data.bag_reader import EpisodeError, read_episode_bag
 from robovla.data.dataset import DataConfig, load_episodes
@@ -31,7 +31,7 @@ def test_bag_is_a_standard_rosbag2_episode(bag_root: Path) -> None:
     assert info["storage_identifier"] == "mcap"
     topics = {t["topic_metadata"]["name"]: t["topic_metadata"]["type"] for t in info["topics_with_message_count"]}
     assert topics["/joint_states"] == "sensor_msgs/msg/JointState"
-    assert topics["/camera/static/image_raw"] == "sensor_msgs/msg/Image"
+    assert topics["/camera/front/image_raw"] == "sensor_msgs/msg/Image"
     assert topics["/robovla/arm_command"] == "robovla/msg/ArmCommand"
     assert topics["/robovla/episode_metadata"] == "robovla/msg/EpisodeMetadata"
     assert '"instruction": "task 0"' in info["custom_data"]["robovla.episode"]
@@ -41,7 +41,7 @@ def test_bag_is_a_standard_rosbag2_episode(bag_root: Path) -> None:
         metas = [reader.deserialize(raw, c.msgtype) for c, _, raw in reader.messages(connections=conns)]
         assert [x.finished for x in metas] == [False, True]
         assert metas[-1].success and metas[-1].instruction == "task 0"
-        assert metas[-1].camera_names == ["static", "wrist"]
+        assert metas[-1].camera_names == ["front", "wrist"]
         js = [c for c in reader.connections if c.topic == "/joint_states"]
         first = next(reader.deserialize(raw, c.msgtype) for c, _, raw in reader.messages(connections=js))
         assert list(first.name)[-1] == m.GRIPPER_JOINT and len(first.position) == 8
@@ -52,8 +52,8 @@ def test_read_episode_streams(bag_root: Path) -> None:
     assert not raw.incomplete and raw.metadata.success
     assert raw.instruction == "task 1"
     assert raw.joint_q.shape == (151, 7)
-    assert set(raw.camera_frames) == {"static", "wrist"}
-    assert raw.camera_frames["static"].shape == (46, 32, 32, 3)
+    assert set(raw.camera_frames) == {"front", "wrist"}
+    assert raw.camera_frames["front"].shape == (46, 32, 32, 3)
     assert raw.gripper.min() == 0.0 and raw.gripper.max() == 1.0
     assert len(raw.command_t) == 151 and len(raw.twist_t) == 151
 
@@ -61,7 +61,7 @@ def test_read_episode_streams(bag_root: Path) -> None:
 def test_compressed_images_are_decoded(tmp_path: Path) -> None:
     write_synthetic_episode(tmp_path, "jpeg", compressed=True, duration_s=1.0, image_hw=(48, 64))
     raw = read_episode_bag(tmp_path / "jpeg", image_size=None)
-    frames = raw.camera_frames["static"]
+    frames = raw.camera_frames["front"]
     from robovla.data.synthetic import frame_image
 
     assert frames.shape == (16, 48, 64, 3)
@@ -82,7 +82,7 @@ i = 0
 while True:
     ns = time.time_ns()
     w.write(m.JOINT_STATES_TOPIC, "sensor_msgs/msg/JointState", m.joint_state_msg(np.full(7, 0.01 * i), 0.0, ns), ns)
-    w.write(m.camera_topic("static"), "sensor_msgs/msg/Image", m.image_msg(np.full((24, 32, 3), i % 255, np.uint8), ns), ns)
+    w.write(m.camera_topic("front"), "sensor_msgs/msg/Image", m.image_msg(np.full((24, 32, 3), i % 255, np.uint8), ns), ns)
     i += 1
     if i == 40:
         print("RECORDING", flush=True)
@@ -91,7 +91,7 @@ while True:
 
 
 def test_sigkill_mid_episode_keeps_finished_episodes(tmp_path: Path) -> None:
-    env = src_env()
+    env = install_env()
     proc = subprocess.Popen([sys.executable, "-c", _KILLED_RECORDER, str(tmp_path)], stdout=subprocess.PIPE,
                             env=env, text=True)
     try:
@@ -160,7 +160,7 @@ def test_bad_bags_are_named_and_skipped(tmp_path: Path) -> None:
     assert [e.episode_id for e in rep.episodes] == ["good"]
     problems = "\n".join(rep.problems)
     assert "truncated" in problems and "corrupt or truncated" in problems
-    assert "nocamera" in problems and "missing camera" in problems
+    assert "nocamera" in problems and "no camera topic for" in problems
     assert "empty" in problems and "/joint_states" in problems
 
 

@@ -15,12 +15,12 @@ from robovla.data.lerobot import export_lerobot, import_lerobot
 
 
 def test_lerobot_round_trip(bag_root: Path, tmp_path: Path) -> None:
-    cfg = DataConfig(image_size=48, cameras=["static", "wrist"], cache_dir=str(tmp_path / "cache"), window=2, chunk=2)
+    cfg = DataConfig(image_size=48, cameras=["front", "wrist"], cache_dir=str(tmp_path / "cache"), window=2, chunk=2)
     eps = load_episodes(bag_root, cfg).episodes
     out = export_lerobot(eps, tmp_path / "lerobot", fps=cfg.rate_hz)
     info = json.loads((out / "meta" / "info.json").read_text())
     assert info["codebase_version"] == "v3.0" and info["total_episodes"] == 4 and info["total_frames"] == 124
-    assert info["features"]["observation.images.static"]["dtype"] == "video"
+    assert info["features"]["observation.images.front"]["dtype"] == "video"
     assert (out / "data/chunk-000/file-000.parquet").is_file()
     assert (out / "videos/observation.images.wrist/chunk-000/file-000.mp4").is_file()
     table = pq.read_table(out / "data/chunk-000/file-000.parquet")
@@ -28,7 +28,7 @@ def test_lerobot_round_trip(bag_root: Path, tmp_path: Path) -> None:
     tasks = pq.read_table(out / "meta/tasks.parquet").to_pydict()
     assert sorted(tasks["task"]) == ["task 0", "task 1"]
 
-    back = import_lerobot(out, cameras=["static", "wrist"], image_size=48)
+    back = import_lerobot(out, cameras=["front", "wrist"], image_size=48)
     assert len(back) == len(eps)
     for a, b in zip(eps, back):
         assert a.instruction == b.instruction
@@ -46,13 +46,13 @@ def test_lerobot_round_trip(bag_root: Path, tmp_path: Path) -> None:
 
 
 def test_lerobot_bad_action_dims(bag_root: Path, tmp_path: Path) -> None:
-    cfg = DataConfig(image_size=32, cameras=["static"], cache_dir=str(tmp_path / "cache"))
+    cfg = DataConfig(image_size=32, cameras=["front"], cache_dir=str(tmp_path / "cache"))
     out = export_lerobot(load_episodes(bag_root / "ep0", cfg).episodes, tmp_path / "le", fps=10)
     info = json.loads((out / "meta" / "info.json").read_text())
     info["features"]["action"]["shape"] = [6]
     (out / "meta" / "info.json").write_text(json.dumps(info))
     with pytest.raises(EpisodeError, match=r"le.*'action' has 6 dims"):
-        import_lerobot(out, cameras=["static"])
+        import_lerobot(out, cameras=["front"])
     with pytest.raises(EpisodeError, match="no video for camera 'top'"):
         info["features"]["action"]["shape"] = [7]
         (out / "meta" / "info.json").write_text(json.dumps(info))

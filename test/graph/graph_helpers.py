@@ -12,7 +12,6 @@ import rclpy
 from control_msgs.action import ParallelGripperCommand
 from geometry_msgs.msg import Twist
 from rclpy.action import ActionServer
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from visualization_msgs.msg import MarkerArray
@@ -20,6 +19,7 @@ from visualization_msgs.msg import MarkerArray
 from robovla.control import kinematics
 from robovla.msg import ActionChunk, ArmCommand, Instruction, Observation, ObservationWindow
 from robovla.nodes.common import qos, topics
+from robovla.nodes.common.background import BackgroundSpinner
 
 HOME = kinematics.HOME_POSITION
 
@@ -123,25 +123,20 @@ class KortexPeer(Node):
 
 
 class PeerRunner:
-    """Spin a peer in a background thread with its own rclpy context."""
+    """Spin a peer in a background thread with its own rclpy context (closed as the tools close theirs)."""
 
     def __init__(self, **kwargs) -> None:
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
+        self.spinner = BackgroundSpinner(name="test-peer")
+        self.context = self.spinner.context
         self._kwargs = kwargs
 
     def __enter__(self) -> KortexPeer:
-        self.node = KortexPeer(context=self.context, **self._kwargs)
-        self.executor = SingleThreadedExecutor(context=self.context)  # see robovla.nodes.common.runner
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.node = self.spinner.add(KortexPeer(context=self.context, **self._kwargs))
+        self.spinner.start()
         return self.node
 
     def __exit__(self, *exc) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.context)
+        self.spinner.close()
 
 
 def wait_for(predicate, timeout: float, period: float = 0.05):

@@ -18,7 +18,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 
-from cli_helpers import src_env
+from cli_helpers import install_env
 from robovla.action import RecordEpisode
 from robovla.control.kinematics import forward_kinematics
 from robovla.data.actions import integrate_actions
@@ -64,7 +64,7 @@ class Teleop(Node):
 
 @pytest.fixture()
 def setup(tmp_path: Path):
-    env = src_env(PYTHONUNBUFFERED="1")
+    env = install_env(PYTHONUNBUFFERED="1")
     log = tmp_path / "recorder.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "robovla.nodes.recorder", "--ros-args",

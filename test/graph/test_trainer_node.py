@@ -13,7 +13,7 @@ from rclpy.action import ActionClient
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
-from cli_helpers import src_env
+from cli_helpers import install_env
 from robovla.action import TrainPolicy
 from robovla.data.synthetic import write_synthetic_episode
 
@@ -32,7 +32,7 @@ def bags(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory):
     log = tmp_path_factory.mktemp("trainer_log") / "trainer.log"
-    env = src_env(PYTHONUNBUFFERED="1")
+    env = install_env(PYTHONUNBUFFERED="1")
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "robovla.nodes.trainer"], env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)

@@ -34,10 +34,10 @@ def test_wrong_channels(model):
 
 
 @pytest.mark.parametrize(("images", "match"), [
-    ({"static": np.zeros((48, 48, 3), np.uint8)}, "camera 'static' is 48x48, the model expects 64x64"),
-    ({"static": np.zeros((64, 64, 4), np.uint8)}, "camera 'static' must be HxWx3 RGB"),
-    ({"static": np.zeros((64, 64, 3), np.float32)}, "must be uint8"),
-    ({"wrist": np.zeros((64, 64, 3), np.uint8)}, "no image for camera 'static'"),
+    ({"front": np.zeros((48, 48, 3), np.uint8)}, "camera 'front' is 48x48, the model expects 64x64"),
+    ({"front": np.zeros((64, 64, 4), np.uint8)}, "camera 'front' must be HxWx3 RGB"),
+    ({"front": np.zeros((64, 64, 3), np.float32)}, "must be uint8"),
+    ({"wrist": np.zeros((64, 64, 3), np.uint8)}, "no image for camera 'front'"),
 ], ids=["size", "channels", "dtype", "missing_camera"])
 def test_policy_rejects_bad_frames(model, images, match):
     bad = dataclasses.replace(make_observation(model.cfg, 0.0, 0), images=images)

@@ -9,7 +9,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_yaml_roundtrip(tmp_path):
     cfg = VLAConfig(backbone="kosmos2", formulation="interleaved_continuous", head="gpt", window=4, chunk=3,
-                    cameras=["static", "wrist"], dt=0.05)
+                    cameras=["front", "wrist"], dt=0.05)
     cfg.to_yaml(tmp_path / "m.yaml")
     again = VLAConfig.from_yaml(tmp_path / "m.yaml")
     assert again == cfg and again.to_dict()["tiny"]["hidden_size"] == cfg.tiny.hidden_size

@@ -15,7 +15,7 @@ from vla_helpers import make_observation, stats, tiny_cfg, window_from
 @pytest.fixture(scope="module")
 def policy_head_model():
     return build_vla(tiny_cfg("paligemma", "policy_head_continuous", window=4, head="gpt",
-                              cameras=["static", "wrist"]), stats())
+                              cameras=["front", "wrist"]), stats())
 
 
 def test_vlm_once_per_new_frame(policy_head_model):

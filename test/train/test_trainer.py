@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from cli_helpers import src_env
+from cli_helpers import install_env
 from robovla.cli.main import main as cli_main
 from robovla.data.dataset import DataConfig, load_episodes
 from robovla.data.lerobot import export_lerobot
@@ -68,7 +68,7 @@ def test_kill_and_resume_matches_uninterrupted_run(data: dict[str, Path], tmp_pa
     cmd = [sys.executable, "-m", "robovla.cli.main", "train", "--data", str(data["bags"]), "--out", str(run),
            "--preset", "tiny", "--steps", str(steps), "--no-progress", "--set", f"data.cache_dir={data['cache']}",
            *[a for e in extra for a in ("--set", e)]]
-    proc = subprocess.Popen(cmd, env=src_env(), stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(cmd, env=install_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
@@ -96,7 +96,7 @@ def test_kill_and_resume_matches_uninterrupted_run(data: dict[str, Path], tmp_pa
 
 def test_post_training_from_another_embodiment(data: dict[str, Path], tmp_path: Path) -> None:
     # a "cross-embodiment" base: other cameras, other chunk, other action statistics
-    base_cfg = VLAConfig(window=2, chunk=5, image_size=64, cameras=["front"], finetune="full", head_hidden=32,
+    base_cfg = VLAConfig(window=2, chunk=5, image_size=64, cameras=["wrist"], finetune="full", head_hidden=32,
                          head_layers=1, max_instruction_tokens=16)
     base = build_vla(base_cfg, ActionStats.identity(7))
     base.save_checkpoint(tmp_path / "base")
@@ -104,7 +104,7 @@ def test_post_training_from_another_embodiment(data: dict[str, Path], tmp_path: 
                        tmp_path / "post", base_checkpoint=str(tmp_path / "base"), show_progress=False)
     run = json.loads((tmp_path / "post" / "run.json").read_text())
     assert run["recipe"] == "post_train" and run["base_checkpoint"] == str(tmp_path / "base")
-    assert run["model"]["chunk"] == 3 and run["model"]["cameras"] == ["static"]
+    assert run["model"]["chunk"] == 3 and run["model"]["cameras"] == ["front"]
     tuned = load_vla(res.checkpoint_dir)
     assert tuned.action_stats.to_dict() != ActionStats.identity(7).to_dict()  # the target's statistics
     base_w, tuned_w = base.state_dict(), tuned.state_dict()
@@ -115,7 +115,7 @@ def test_post_training_from_another_embodiment(data: dict[str, Path], tmp_path: 
 
 
 def test_base_with_other_action_dims_is_refused(data: dict[str, Path], tmp_path: Path) -> None:
-    cfg8 = VLAConfig(window=2, chunk=3, image_size=64, cameras=["static"], action_dim=8, finetune="full",
+    cfg8 = VLAConfig(window=2, chunk=3, image_size=64, cameras=["front"], action_dim=8, finetune="full",
                      head_hidden=16, head_layers=1)
     build_vla(cfg8, ActionStats.identity(8)).save_checkpoint(tmp_path / "base8")
     with pytest.raises(TrainingError, match=r"base8 predicts 8-D actions.*7-D"):
@@ -126,7 +126,7 @@ def test_base_with_other_action_dims_is_refused(data: dict[str, Path], tmp_path:
 
 def test_co_training_and_stop_request(data: dict[str, Path], tmp_path: Path) -> None:
     cross = export_lerobot(load_episodes(data["bags"] / "ep0", DataConfig(
-        image_size=64, cameras=["static"], cache_dir=str(data["cache"]))).episodes, tmp_path / "oxe_like", fps=10)
+        image_size=64, cameras=["front"], cache_dir=str(data["cache"]))).episodes, tmp_path / "oxe_like", fps=10)
     polls = {"n": 0}
 
     def should_stop() -> bool:

@@ -63,7 +63,7 @@ def check_one(backbone: str, formulation: str) -> dict[str, Any]:
         opt.step()
         if not torch.isfinite(out["loss"]):
             raise RuntimeError(f"training loss is {float(out['loss'])}")
-        obs = Observation(stamp=0.0, images={"static": np.zeros((s, s, 3), np.uint8)}, joint_positions=np.zeros(7),
+        obs = Observation(stamp=0.0, images={c: np.zeros((s, s, 3), np.uint8) for c in cfg.cameras}, joint_positions=np.zeros(7),
                           gripper=0.0, ee_pose=np.array([0, 0, 0, 0, 0, 0, 1.0]))
         window = ObservationWindow(observations=(obs,) * t, valid=np.array([False] * (t - 1) + [True]))
         chunk = VLAPolicy(model).step(window, "pick up the block")

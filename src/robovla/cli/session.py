@@ -42,6 +42,7 @@ class SimSession:
         self.camera, self.ready_timeout = camera, ready_timeout
         self.procs: list = []
         self.client = None
+        self.exit_codes: dict[str, int] = {}  # per process, once the session has ended
 
     def __enter__(self):
         os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
@@ -80,5 +81,9 @@ class SimSession:
         if self.client is not None:
             self.client.close()
             self.client = None
-        stop_graph(self.procs)
+        if self.procs:
+            self.exit_codes = stop_graph(self.procs)
+            unclean = {name: code for name, code in self.exit_codes.items() if code != 0}
+            if unclean:
+                log.warning("graph processes did not exit cleanly: %s (logs in %s)", unclean, self.log_dir)
         self.procs = []

@@ -167,7 +167,9 @@ def read_episode_bag(bag: str | Path, image_size: tuple[int, int] | None = (224,
     if cameras is not None:
         absent = [c for c in cameras if c not in cam_t]
         if absent:
-            raise EpisodeError(f"episode bag {bag}: missing camera topic(s) for {absent} (has {sorted(cam_t)})")
+            present = sorted(n for c in topics if (n := _camera_name(c)) is not None)
+            raise EpisodeError(f"episode bag {bag}: no camera topic for {absent}; the bag has cameras {present} "
+                               f"(choose them with data.cameras / model.cameras)")
     if not joint_t:
         raise EpisodeError(f"episode bag {bag}: zero-length episode (no /joint_states messages)")
     incomplete = custom.get("robovla.incomplete") == "true" or not metadata.finished

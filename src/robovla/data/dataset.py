@@ -35,7 +35,7 @@ class DataConfig:
     window: int = 8  # T
     chunk: int = 10  # k
     image_size: int = 224
-    cameras: list[str] = field(default_factory=lambda: ["static"])
+    cameras: list[str] = field(default_factory=lambda: ["front"])  # the sim's and recorder's name
     val_fraction: float = 0.1
     split_seed: int = 0
     cache_dir: str | None = None  # None: $ROBOVLA_CACHE or ~/.cache/robovla/episodes

@@ -42,7 +42,7 @@ def frame_image(i: int, h: int, w: int, seed: int = 0) -> np.ndarray:
 
 def write_synthetic_episode(root: str | Path, episode_id: str, *, duration_s: float = 3.0,
                             joint_rate_hz: float = 50.0, camera_rate_hz: float = 15.0,
-                            cameras: tuple[str, ...] = ("static",), image_hw: tuple[int, int] = (96, 128),
+                            cameras: tuple[str, ...] = ("front",), image_hw: tuple[int, int] = (96, 128),
                             compressed: bool = False, instruction: str = "move the arm", seed: int = 0,
                             success: bool = True, t0_ns: int = m.BAG_T0_NS,
                             with_commands: bool = True) -> Path:

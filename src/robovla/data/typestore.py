@@ -13,6 +13,8 @@ from pathlib import Path
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
+from robovla.resources import share_dir
+
 PACKAGE = "robovla"
 
 
@@ -20,10 +22,10 @@ def msg_dir() -> Path:
     """Directory holding robovla's .msg files (source tree, or an installed share/robovla/msg)."""
     env = os.environ.get("ROBOVLA_MSG_DIR")
     candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[3] / "msg")  # source checkout: <root>/src/robovla/data
-    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
-        if prefix:
-            candidates.append(Path(prefix) / "share" / PACKAGE / "msg")
+    try:
+        candidates.append(share_dir() / "msg")  # rosidl installs the .msg files to share/robovla/msg
+    except FileNotFoundError:
+        pass
     for cand in candidates:
         if (cand / "EpisodeMetadata.msg").is_file():
             return cand

@@ -59,7 +59,7 @@ class VLAConfig:
     window: int = 8  # T: frames of history seen per prediction
     chunk: int = 10  # k: future actions predicted per frame
     image_size: int = 224
-    cameras: list[str] = field(default_factory=lambda: ["static"])
+    cameras: list[str] = field(default_factory=lambda: ["front"])  # the sim's and recorder's name
     pretrained: str | None = None  # hub id or local dir; None => tiny random backbone
     finetune: str = "lora"
     lora_r: int = 8

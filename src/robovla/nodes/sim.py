@@ -197,6 +197,15 @@ class SimNode(Node):
 
     # ---------------------------------------------------------------- loop
     def _loop(self) -> None:
+        try:
+            self._run_loop()
+        finally:
+            # The EGL context belongs to the thread that made the renderer (this one): closing it
+            # from another thread fails with EGL_BAD_ACCESS and aborts the process at exit.
+            with self.lock:
+                self.env.close()
+
+    def _run_loop(self) -> None:
         cfg = self.env.config
         k = 0
         next_t = time.monotonic()
@@ -281,8 +290,9 @@ class SimNode(Node):
 
     def on_shutdown(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=2.0)
-        self.env.close()
+        self._thread.join(timeout=5.0)  # the loop closes the renderer on its way out
+        if self._thread.is_alive():
+            self.get_logger().error("sim loop did not stop within 5 s; leaving its renderer open")
 
 
 NODE = SimNode  # the class robovla.nodes.container instantiates

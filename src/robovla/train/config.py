@@ -1,7 +1,7 @@
 """Training configuration: one dataclass (model + data + loop) loadable from a preset YAML.
 
 Presets live in config/train/<name>.yaml; `--set a.b=value` overrides any field (values parsed
-as YAML, so `--set data.cameras=[static,wrist]` and `--set lr=1e-4` work).
+as YAML, so `--set data.cameras=[front,wrist]` and `--set lr=1e-4` work).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import yaml
 
 from robovla.data.dataset import DataConfig
 from robovla.model.config import VLAConfig
+from robovla.resources import share_dir
 
 RECIPES = ("auto", "post_train", "co_train", "scratch")
 MIXED_PRECISION = ("no", "bf16", "fp16")
@@ -80,10 +81,10 @@ class TrainConfig:
 def preset_dir() -> Path:
     env = os.environ.get("ROBOVLA_TRAIN_PRESETS")
     cands = [Path(env)] if env else []
-    cands.append(Path(__file__).resolve().parents[3] / "config" / "train")
-    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
-        if prefix:
-            cands.append(Path(prefix) / "share" / "robovla" / "config" / "train")
+    try:
+        cands.append(share_dir() / "config" / "train")
+    except FileNotFoundError:
+        pass
     for c in cands:
         if c.is_dir():
             return c

@@ -368,7 +368,18 @@ def run_training(cfg: TrainConfig, data_dirs: list[str], out_dir: str | Path, ba
                          data_problems=report.problems)
     if main:
         (run / "result.json").write_text(json.dumps(asdict(result), indent=2))
+        _link_checkpoint(run, chosen)
     progress(TrainProgress(sampler.epoch_of(step * cfg.grad_accum * world), step, cfg.steps, last_loss, 0.0,
                            "done", result.val_metrics))
     log.info("%s; checkpoint %s", result.message, chosen)
     return result
+
+
+def _link_checkpoint(run: Path, chosen: Path) -> None:
+    """RUN/checkpoint -> the checkpoint the run chose (best or final): one path to deploy or
+    evaluate (`robovla eval --policy RUN/checkpoint`) whatever the run's validation did."""
+    link = run / "checkpoint"
+    tmp = run / ".checkpoint.tmp"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(chosen.name, target_is_directory=True)
+    tmp.replace(link)

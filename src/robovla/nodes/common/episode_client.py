@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-import rclpy
 from rclpy.action import ActionClient
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.task import Future
 from sensor_msgs.msg import Image
@@ -21,6 +19,7 @@ from sensor_msgs.msg import Image
 from robovla.action import ExecuteInstruction, RecordEpisode
 from robovla.control.image import raw_to_rgb
 from robovla.nodes.common import qos, topics
+from robovla.nodes.common.background import BackgroundSpinner
 from robovla.srv import ResetSim
 
 
@@ -46,11 +45,9 @@ def wait_future(fut: Future, timeout: float | None = None) -> Any:
 
 class EpisodeClient:
     def __init__(self, namespace: str = "", camera: str | None = None, name: str = "robovla_episode_client") -> None:
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = Node(name, namespace=namespace, context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
+        self._spinner = BackgroundSpinner(name="episode-client")
+        self.context = self._spinner.context
+        self.node = self._spinner.add(Node(name, namespace=namespace, context=self.context))
         self.goal_client = ActionClient(self.node, ExecuteInstruction, topics.EXECUTE_INSTRUCTION)
         self.record_client = ActionClient(self.node, RecordEpisode, topics.RECORD_EPISODE)
         self.reset_client = self.node.create_client(ResetSim, topics.RESET_SIM)
@@ -59,8 +56,7 @@ class EpisodeClient:
         self._frames: list[np.ndarray] = []
         if camera:
             self.node.create_subscription(Image, topics.camera_topic(camera), self._on_image, qos.SENSOR)
-        self._thread = threading.Thread(target=self.executor.spin, name="episode-client", daemon=True)
-        self._thread.start()
+        self._spinner.start()
 
     # ------------------------------------------------------------------ readiness
     def wait_ready(self, timeout: float, nodes: tuple[str, ...] = (), publishers: tuple[str, ...] = ()) -> str | None:
@@ -166,9 +162,7 @@ class EpisodeClient:
             self._frames.append(rgb)
 
     def close(self) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.context)
+        self._spinner.close()
 
     def __enter__(self) -> EpisodeClient:
         return self

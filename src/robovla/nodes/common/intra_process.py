@@ -29,14 +29,20 @@ import threading
 import traceback
 import weakref
 from collections import deque
-from typing import Any, Callable, Generic
+from typing import Any, Callable, Generic, TypeVar
 
 from rclpy.context import Context
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSCompatibility, QoSProfile, qos_check_compatible
 from rclpy.serialization import deserialize_message, serialize_message
 from rclpy.subscription import Subscription
-from rclpy.type_support import MsgT
+
+# Kilted's rclpy names the message TypeVar in rclpy.type_support; Jazzy's (7.1) has no such module
+# member, and an equivalent TypeVar serves the annotations alike.
+try:
+    from rclpy.type_support import MsgT
+except ImportError:
+    MsgT = TypeVar("MsgT")
 
 
 def enabled() -> bool:

@@ -29,6 +29,8 @@ from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedEx
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
+from robovla.nodes.common.background import SpinThread
+
 SIDE_THREADS = 4
 
 
@@ -70,7 +72,7 @@ def run(*factories: Callable[[], Node], args: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     context = rclpy.get_default_context()
     nodes: list[Node] = []
-    side_executors: list[MultiThreadedExecutor] = []
+    side_spins: list[SpinThread] = []
     executor: Executor | None = None
     try:
         for make in factories:
@@ -81,8 +83,7 @@ def run(*factories: Callable[[], Node], args: list[str] | None = None) -> int:
             for side in getattr(node, "side_nodes", []):
                 ex = MultiThreadedExecutor(num_threads=SIDE_THREADS, context=context)
                 ex.add_node(side)
-                threading.Thread(target=ex.spin, name=f"spin-{side.get_name()}", daemon=True).start()
-                side_executors.append(ex)
+                side_spins.append(SpinThread(ex, f"spin-{side.get_name()}", period_s=0.1).start())
         while context.ok() and not stop.is_set():
             executor.spin_once(timeout_sec=0.1)  # Python signal handlers run between calls
     except ExternalShutdownException:
@@ -92,8 +93,12 @@ def run(*factories: Callable[[], Node], args: list[str] | None = None) -> int:
             hook = getattr(node, "on_shutdown", None)
             if hook is not None and rclpy.ok():
                 hook()
-        for ex in side_executors:
-            ex.shutdown(timeout_sec=1.0)
+        # joined before anything is torn down: a thread left inside rclpy's wait at interpreter
+        # exit aborts the process (robovla.nodes.common.background)
+        for spin in side_spins:
+            spin.stop()
+        for spin in side_spins:
+            spin.executor.shutdown(timeout_sec=1.0)
         if executor is not None:
             executor.shutdown(timeout_sec=1.0)
         for node in reversed(nodes):
