@@ -250,3 +250,28 @@ def plan_bringup(values: dict[str, str], find_share: Callable[[str], str]) -> La
         kortex_arguments={"robot_ip": v["robot_ip"], "gripper": "robotiq_2f_85", "launch_rviz": "false"} if kortex else {},
         rviz_config=rviz,
     )
+
+
+#: launch arguments of record.launch.py: name -> (default, description)
+RECORD_ARGUMENTS: dict[str, tuple[str, str]] = {
+    "output_dir": ("", "recording root, one bag directory per episode (default: the config's)"),
+    "cameras": ("", "comma-separated camera names, /camera/<name>/image_raw (default: the config's)"),
+    "compressed": ("", "true: record .../image_raw/compressed instead of raw images (default: the config's)"),
+    "namespace": ("", "namespace of the robot graph"),
+}
+
+
+def plan_record(values: dict[str, str]) -> NodeSpec:
+    """record.launch.py's recorder node from its argument values (empty = the config's)."""
+    unknown = set(values) - set(RECORD_ARGUMENTS)
+    if unknown:
+        raise LaunchError(f"unknown launch arguments {sorted(unknown)}; known: {sorted(RECORD_ARGUMENTS)}")
+    overrides: dict[str, Any] = {}
+    if values.get("output_dir"):
+        overrides["recorder.output_dir"] = values["output_dir"]
+    if values.get("cameras"):
+        overrides["recorder.cameras"] = [c for c in values["cameras"].split(",") if c]
+    if values.get("compressed"):
+        overrides["recorder.compressed"] = launch_flag(values["compressed"])
+    return next(s for s in resolve_graph(sim=False, record=True, overrides=overrides) if s.name == "recorder")
+

@@ -12,13 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rclpy
 from rclpy.action import ActionClient
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 
-from cli_helpers import install_env
+from cli_helpers import install_env, robovla, robovla_command
 from robovla.action import RecordEpisode
 from robovla.control.kinematics import forward_kinematics
 from robovla.data.actions import integrate_actions
@@ -28,6 +26,7 @@ from robovla.data.episode_writer import INCOMPLETE_DIR, recover_incomplete
 from robovla.data.messages import ARM_JOINTS, GRIPPER_JOINT
 from robovla.data.synthetic import joint_trajectory
 from robovla.nodes.common import qos, topics
+from robovla.nodes.common.background import BackgroundSpinner
 
 pytestmark = pytest.mark.ros
 
@@ -71,21 +70,16 @@ def setup(tmp_path: Path):
                                  "-p", f"output_dir:={tmp_path / 'demos'}", "-p", "cameras:=[front]",
                                  "-p", "flush_interval_s:=0.2"],
                                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    peer = Teleop(ctx)
-    client_node = Node("record_test_client", context=ctx)
-    ex = SingleThreadedExecutor(context=ctx)
-    ex.add_node(peer)
-    ex.add_node(client_node)
-    threading.Thread(target=ex.spin, daemon=True).start()
+    spinner = BackgroundSpinner("recorder-test")
+    spinner.add(Teleop(spinner.context))
+    client_node = spinner.add(Node("record_test_client", context=spinner.context))
+    spinner.start()
     ac = ActionClient(client_node, RecordEpisode, "robovla/record_episode")
     try:
         assert ac.wait_for_server(timeout_sec=60), log.read_text()
         yield ac, proc, tmp_path / "demos", log
     finally:
-        ex.shutdown()
-        rclpy.shutdown(context=ctx)
+        spinner.close()
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
             try:
@@ -156,3 +150,34 @@ def test_record_cancel_and_kill(setup) -> None:
     rec = read_episode_bag(root / "demo_2", image_size=None)
     assert rec.incomplete and rec.metadata.instruction == "interrupted demo"
     assert len(rec.joint_t) > 50  # flushed every 0.2 s: at most the last fraction of a second is lost
+
+
+def test_robovla_record_exit_codes_and_ctrl_c_keeps_the_episode(setup) -> None:
+    """`robovla record` as an operator runs it: by duration, by Ctrl-C, and with no recorder."""
+    _, _, root, log = setup
+    by_time = robovla("record", "--instruction", "wave", "--episode-id", "cli_timed", "--duration", "1.5", timeout=120)
+    assert by_time.returncode == 0, by_time.stdout + by_time.stderr
+    assert str(root / "cli_timed") in by_time.stdout
+    proc = subprocess.Popen([robovla_command(), "record", "--instruction", "wave", "--episode-id", "cli_ctrl_c"],
+                            env=install_env(PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (root / INCOMPLETE_DIR / "cli_ctrl_c").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    raw = read_episode_bag(root / "cli_ctrl_c", image_size=None)
+    assert raw.metadata.finished and raw.metadata.instruction == "wave" and len(raw.joint_t) > 50
+    assert read_episode_bag(root / "cli_timed", image_size=None).metadata.finished
+
+
+def test_robovla_record_without_a_recorder_fails_clearly(tmp_path: Path) -> None:
+    proc = robovla("record", "--instruction", "wave", "--wait-server", "2", timeout=120)
+    assert proc.returncode == 1 and "no recorder on robovla/record_episode" in proc.stderr
+

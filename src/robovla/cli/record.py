@@ -20,6 +20,7 @@ def register(subparsers: Any, help_text: str) -> None:
     p.add_argument("--episode-id", default="", help="default: generated from the time")
     p.add_argument("--duration", type=float, default=0.0, help="seconds (0: until Ctrl-C)")
     p.add_argument("--notes", default="", help="operator notes stored with the episode")
+    p.add_argument("--wait-server", type=float, default=15.0, help="seconds to wait for the recorder node")
     p.add_argument("--serve", action="store_true", help="run the recorder node in this process instead")
     p.add_argument("--out", default="~/robovla_demos", help="with --serve: recording root")
     p.add_argument("--cameras", default="front", help="with --serve: comma-separated camera names")
@@ -56,6 +57,25 @@ def main_with_params(main: Any, params: dict[str, str]) -> int:
 
 
 def _record_once(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
     from robovla.nodes.common.record_client import record_episode
 
-    return record_episode(args.instruction, args.episode_id, float(args.duration), args.notes)
+    def show(fb) -> None:
+        print(f"\rrecording {fb.elapsed_s:6.1f} s  {fb.frames} frames  {fb.message_count} messages", end="", flush=True)
+
+    stop = threading.Event()  # Ctrl-C / SIGTERM finish the episode (kept), as a cancel does
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        outcome = record_episode(args.instruction, args.episode_id, float(args.duration), args.notes, stop, show,
+                                 server_wait_s=args.wait_server)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print()
+    if outcome.success:
+        print(outcome.message + (f" -> {outcome.bag_path}" if outcome.bag_path else ""))
+        return 0
+    log.error("%s", outcome.message)
+    return 1
