@@ -61,7 +61,7 @@ export PATH="$VENV/bin:$PATH"
 
 # Upstream interface packages without a wheel: build our field-for-field copies only if absent.
 paths=(.)
-for pkg in control_msgs example_interfaces tf2_msgs; do
+for pkg in control_msgs controller_manager_msgs example_interfaces tf2_msgs; do
   found=""
   IFS=: read -ra prefixes <<< "${AMENT_PREFIX_PATH:-}"
   for p in "${prefixes[@]}"; do

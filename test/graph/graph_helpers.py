@@ -14,12 +14,15 @@ from geometry_msgs.msg import Twist
 from rclpy.action import ActionServer
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
+from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import MarkerArray
 
 from robovla.control import kinematics
 from robovla.msg import ActionChunk, ArmCommand, Instruction, Observation, ObservationWindow
 from robovla.nodes.common import qos, topics
 from robovla.nodes.common.background import BackgroundSpinner
+from robovla.nodes.common.kortex_standin import DriverInterfaces
+from robovla.sim.kortex_driver import KortexDriverModel
 
 HOME = kinematics.HOME_POSITION
 
@@ -30,7 +33,7 @@ GRAPH_NODES = ("task_manager", "camera_sync", "history_buffer", "vla_inference",
 
 class KortexPeer(Node):
     def __init__(self, context=None, cameras=("front", "wrist"), width=320, height=240, camera_hz=30.0,
-                 joint_hz=100.0, record: tuple[str, ...] | None = None):
+                 joint_hz=100.0, record: tuple[str, ...] | None = None, driver_distro: str = "jazzy"):
         """`record` names the graph outputs to subscribe to (default: all); a benchmark leaves out the
         image-carrying streams so that the peer's own deserialization does not load the graph."""
         super().__init__("kortex_test_peer", context=context)
@@ -43,10 +46,11 @@ class KortexPeer(Node):
         self._frames: list[Image] = []
         self._frames_encoding = ""
         self.cam_pubs = [self.create_publisher(Image, topics.camera_topic(c), qos.SENSOR) for c in cameras]
-        self.joint_pub = self.create_publisher(JointState, topics.JOINT_STATES, qos.SENSOR)
+        self.joint_pub = self.create_publisher(JointState, topics.JOINT_STATES, qos.JOINT_STATES)
         self.last_camera_stamp = 0.0
         for name, (msg_type, topic, profile) in {
             "twist": (Twist, topics.TWIST_COMMANDS, qos.COMMAND),
+            "trajectory": (JointTrajectory, topics.JOINT_TRAJECTORY, qos.COMMAND),
             "arm_command": (ArmCommand, topics.ARM_COMMAND, qos.COMMAND),
             "sent": (ArmCommand, topics.SENT_COMMAND, qos.COMMAND),
             "chunk": (ActionChunk, topics.ACTION_CHUNK, qos.COMMAND),
@@ -59,12 +63,35 @@ class KortexPeer(Node):
                 self.create_subscription(msg_type, topic, lambda m, n=name: self._record(n, m), profile)
         self.gripper_goals: list[float] = []
         ActionServer(self, ParallelGripperCommand, topics.GRIPPER_ACTION, self._gripper)
+        # the driver stand-in the sim node serves too: twist_controller inactive at start, exclusive
+        # with the JTC, Jazzy's trajectory rules; what it did with each command is recorded
+        self.driver = KortexDriverModel(tuple(kinematics.GEN3_JOINT_NAMES), distro=driver_distro)
+        self.driver_interfaces = DriverInterfaces(self, self.driver, self.lock, inject_fault_service=False)
+        self.twists_ignored = 0  # twists sent while twist_controller was inactive: lost on a real arm
+        self.trajectories_rejected: list[str] = []  # why Jazzy's JTC refused each rejected trajectory
+        self.create_subscription(Twist, topics.TWIST_COMMANDS, self._driver_twist, qos.COMMAND)
+        self.create_subscription(JointTrajectory, topics.JOINT_TRAJECTORY, self._driver_trajectory, qos.COMMAND)
         self.create_timer(1.0 / camera_hz, self._publish_cameras)
         self.create_timer(1.0 / joint_hz, self._publish_joints)
         # publishers used by tests to inject bad input directly into the graph
         self.chunk_pub = self.create_publisher(ActionChunk, topics.ACTION_CHUNK, qos.COMMAND)
         self.arm_pub = self.create_publisher(ArmCommand, topics.ARM_COMMAND, qos.COMMAND)
         self.raw_cam_pub = self.cam_pubs[0]
+
+    def _driver_twist(self, msg: Twist) -> None:
+        with self.lock:
+            if not self.driver.on_twist(np.array([msg.linear.x, msg.linear.y, msg.linear.z]),
+                                        np.array([msg.angular.x, msg.angular.y, msg.angular.z])):
+                self.twists_ignored += 1
+
+    def _driver_trajectory(self, msg: JointTrajectory) -> None:
+        names = list(msg.joint_names)
+        why = self.driver.check_trajectory(
+            names, [list(p.positions) for p in msg.points], [list(p.velocities) for p in msg.points],
+            [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points])
+        if why:
+            with self.lock:
+                self.trajectories_rejected.append(why)
 
     def _record(self, name: str, msg) -> None:
         with self.lock:

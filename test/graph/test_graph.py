@@ -131,6 +131,10 @@ def test_goal_runs_the_whole_pipeline_and_times_out(graph, peer):
     assert rate >= 45.0, f"arm commands at {rate:.1f} Hz, expected the 50 Hz control rate"
     moving = [m for _, m in peer.take("twist") if not is_zero(m)]
     assert moving, "the arm was never commanded to move"
+    # as on a real Gen3: the twists reached an active twist_controller, switched in by kinova_control
+    assert peer.driver.is_active("twist_controller") and not peer.driver.is_active("joint_trajectory_controller")
+    assert (["twist_controller"], ["joint_trajectory_controller"], True) in peer.driver_interfaces.switches
+    assert peer.twists_ignored == 0, f"{peer.twists_ignored} twists went to an inactive twist_controller"
     v = twist_base(peer.q, moving[len(moving) // 2])
     np.testing.assert_allclose(v[:3], [0.05, 0, 0], atol=2e-3)  # +x in base_link, sent in the tool frame
     assert_all_twists_within_limits(peer)

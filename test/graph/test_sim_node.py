@@ -15,6 +15,9 @@ rclpy = pytest.importorskip("rclpy")
 pytest.importorskip("robovla.msg", reason="interfaces not built: run `make setup`")
 
 from control_msgs.action import ParallelGripperCommand  # noqa: E402
+from controller_manager_msgs.srv import ListControllers, SwitchController  # noqa: E402
+from example_interfaces.msg import Bool  # noqa: E402
+from example_interfaces.srv import Trigger  # noqa: E402
 from geometry_msgs.msg import Twist  # noqa: E402
 from rclpy.action import ActionClient  # noqa: E402
 from rclpy.node import Node  # noqa: E402
@@ -52,6 +55,14 @@ def _spin_until(node, cond, timeout=20.0) -> bool:
     return False
 
 
+def _call(node, srv_type, name: str, request):
+    client = node.create_client(srv_type, name)
+    assert client.wait_for_service(timeout_sec=10.0), f"no {name}"
+    future = client.call_async(request)
+    assert _spin_until(node, future.done, 10.0), f"{name} did not answer"
+    return future.result()
+
+
 def test_sim_node_speaks_kortex_interfaces(sim_proc) -> None:
     rclpy.init()
     node = Node("sim_test_peer")
@@ -72,12 +83,29 @@ def test_sim_node_speaks_kortex_interfaces(sim_proc) -> None:
         img = images["front"]
         assert (img.width, img.height, img.encoding) == (224, 224, "rgb8")
 
-        # twist +x in the tool frame moves the end effector along the tool x axis
-        q0 = np.array(joints[-1].position[:7])
-        t0 = kinematics.forward_kinematics(q0)
+        # as kortex_bringup leaves it: twist_controller inactive, so a Twist moves nothing
         pub = node.create_publisher(Twist, topics.TWIST_COMMANDS, qos.COMMAND)
         msg = Twist()
         msg.linear.x = 0.05
+        q_before = np.array(joints[-1].position[:7])
+        end = time.monotonic() + 0.6
+        while time.monotonic() < end:
+            pub.publish(msg)
+            rclpy.spin_once(node, timeout_sec=0.05)
+        assert np.abs(np.array(joints[-1].position[:7]) - q_before).max() < 1e-4, "inactive controller moved the arm"
+        states = _call(node, ListControllers, topics.LIST_CONTROLLERS, ListControllers.Request())
+        assert {c.name: c.state for c in states.controller}["twist_controller"] == "inactive"
+        refused = _call(node, SwitchController, topics.SWITCH_CONTROLLER,
+                        SwitchController.Request(activate_controllers=["twist_controller"], strictness=2))
+        assert not refused.ok and "cannot be active together" in refused.message
+        switched = _call(node, SwitchController, topics.SWITCH_CONTROLLER, SwitchController.Request(
+            activate_controllers=["twist_controller"], deactivate_controllers=["joint_trajectory_controller"],
+            strictness=2, activate_asap=True))
+        assert switched.ok, switched.message
+
+        # twist +x in the tool frame moves the end effector along the tool x axis
+        q0 = np.array(joints[-1].position[:7])
+        t0 = kinematics.forward_kinematics(q0)
         end = time.monotonic() + 1.0
         while time.monotonic() < end:
             pub.publish(msg)
@@ -150,6 +178,22 @@ def test_sim_node_speaks_kortex_interfaces(sim_proc) -> None:
         _spin_until(node, lambda: False, 0.3)
         settled = np.array(joints[-1].velocity[:7])
         assert np.abs(settled).max() < 0.05, f"arm still moving after reset: {settled}"
+
+        # a fault stops the arm; the driver's reset resumes the latched twist (as the real one does)
+        faults: list = []
+        node.create_subscription(Bool, topics.INTERNAL_FAULT, faults.append, qos.COMMAND)
+        moving.linear.x = 0.05
+        moved_during(moving, 0.2)
+        assert _call(node, Trigger, topics.SIM_INJECT_FAULT, Trigger.Request()).success
+        assert _spin_until(node, lambda: faults and faults[-1].data, 5.0), "fault_controller/internal_fault says so"
+        q_fault = np.array(joints[-1].position[:7])
+        _spin_until(node, lambda: False, 0.5)
+        assert np.abs(np.array(joints[-1].position[:7]) - q_fault).max() < 2e-3, "a faulted arm holds"
+        assert _call(node, Trigger, topics.RESET_FAULT, Trigger.Request()).success
+        q_reset = np.array(joints[-1].position[:7])
+        _spin_until(node, lambda: False, 0.5)
+        assert np.abs(np.array(joints[-1].position[:7]) - q_reset).max() > 5e-3, "the latched twist resumed"
+        pub.publish(Twist())
     finally:
         node.destroy_node()
         rclpy.shutdown()

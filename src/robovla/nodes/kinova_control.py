@@ -29,9 +29,12 @@ from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from robovla.control import kinematics
+from robovla.control.controllers import MODE_CONTROLLERS, required_switch, restore_switch
 from robovla.control.safety import SafetyConfig, SafetyFilter
-from robovla.msg import ArmCommand, Instruction
+from robovla.control.trajectory import trajectory_to_rest
+from robovla.msg import ArmCommand, ControlStatus, Instruction
 from robovla.nodes.common import qos, topics
+from robovla.nodes.common.controller_client import ControllerManagerClient
 from robovla.nodes.common.convert import to_sec
 from robovla.nodes.common.intra_process import subscribe
 from robovla.nodes.common.params import declare_config
@@ -47,7 +50,7 @@ class KinovaControlParams:
     watchdog_s: float = 0.5  # max age of the last command and of the observation behind it
     rate_hz: float = 50.0  # watchdog / hold rate
     angular_units: str = "deg"  # what the twist controller takes: 'deg' (kortex driver) or 'rad'
-    trajectory_lookahead_s: float = 0.1  # joint mode: time_from_start of the single target point
+    trajectory_lookahead_s: float = 0.1  # joint mode: the commanded velocity holds this long, then ramps to rest
     joint_names: list[str] = field(default_factory=lambda: list(kinematics.GEN3_JOINT_NAMES))
     gripper_interface: str = "parallel"
     gripper_joint: str = "robotiq_85_left_knuckle_joint"
@@ -56,6 +59,11 @@ class KinovaControlParams:
     gripper_close_above: float = 0.6  # hysteresis on the 0..1 target
     gripper_open_below: float = 0.4
     gripper_max_effort: float = 100.0
+    # ros2_control: activate the controller this mode commands (kortex_bringup leaves
+    # twist_controller inactive) and check it; false = the user manages controllers
+    manage_controllers: bool = True
+    controller_timeout_s: float = 20.0  # wait this long for the controller manager at start
+    restore_controller: str = "joint_trajectory_controller"  # re-activated on shutdown ("" = none)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -87,6 +95,15 @@ class KinovaControl(Node):
             self.traj_pub = self.create_publisher(JointTrajectory, topics.JOINT_TRAJECTORY, qos.COMMAND)
         self.sent_pub = self.create_publisher(ArmCommand, topics.SENT_COMMAND, qos.COMMAND)
         self.gripper_client = self._make_gripper_client()
+        self.status_pub = self.create_publisher(ControlStatus, topics.CONTROL_STATUS, qos.LATCHED)
+        self.ready, self.controller = False, ""
+        self.controllers: ControllerManagerClient | None = None
+        if self.p.manage_controllers:
+            self.controllers = ControllerManagerClient(side_node(self, "controllers"))
+            self._publish_status(False, "switching controllers")
+            threading.Thread(target=self._activate_controller, name="controllers", daemon=True).start()
+        else:
+            self._publish_status(True, "controllers managed by the user (manage_controllers: false)")
         self.create_subscription(JointState, topics.JOINT_STATES, self._on_joints, qos.SENSOR)
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
         subscribe(self, ArmCommand, topics.ARM_COMMAND, self._on_command, qos.COMMAND)
@@ -119,6 +136,9 @@ class KinovaControl(Node):
 
     def _on_command(self, msg: ArmCommand) -> None:
         if not self.active or msg.episode_id != self.episode_id:
+            return
+        if not self.ready:
+            self._refuse(f"the arm is not ready: {self.status_message}")
             return
         now = self._now()
         obs_age = now - to_sec(msg.observation_stamp)
@@ -161,12 +181,13 @@ class KinovaControl(Node):
             self._publish_twist(tool[:3], tool[3:])
             return True
         qdot = kinematics.ik_velocity(self.q, twist_base)
-        target = self.q + qdot * self.p.trajectory_lookahead_s
-        violations = kinematics.check_joint_limits(target)
-        if violations:
-            self._refuse("IK target beyond joint limits: " + "; ".join(violations))
-            return False
-        self._publish_trajectory(target, qdot)
+        points = trajectory_to_rest(self.q, qdot, self.p.trajectory_lookahead_s)
+        for positions, _, _ in points:
+            violations = kinematics.check_joint_limits(positions)
+            if violations:
+                self._refuse("IK target beyond joint limits: " + "; ".join(violations))
+                return False
+        self._publish_trajectory(points)
         return True
 
     def _report_sent(self, lin: np.ndarray, ang: np.ndarray, gripper: float, cmd: ArmCommand | None) -> None:
@@ -190,15 +211,16 @@ class KinovaControl(Node):
         msg.angular.x, msg.angular.y, msg.angular.z = (float(v) for v in ang)
         self.twist_pub.publish(msg)
 
-    def _publish_trajectory(self, target: np.ndarray, qdot: np.ndarray) -> None:
+    def _publish_trajectory(self, points: list[tuple[np.ndarray, np.ndarray, float]]) -> None:
         msg = JointTrajectory()
         msg.joint_names = list(self.p.joint_names)
-        point = JointTrajectoryPoint()
-        point.positions = [float(v) for v in target]
-        point.velocities = [float(v) for v in qdot]
-        ns = int(self.p.trajectory_lookahead_s * 1e9)
-        point.time_from_start = Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
-        msg.points = [point]
+        for positions, velocities, t in points:
+            point = JointTrajectoryPoint()
+            point.positions = [float(v) for v in positions]
+            point.velocities = [float(v) for v in velocities]
+            ns = int(round(t * 1e9))
+            point.time_from_start = Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+            msg.points.append(point)
         self.traj_pub.publish(msg)
 
     def stop(self) -> None:
@@ -207,7 +229,7 @@ class KinovaControl(Node):
         if self.p.mode == "twist":
             self._publish_twist(np.zeros(3), np.zeros(3))
         elif self.q is not None:
-            self._publish_trajectory(self.q, np.zeros(len(self.q)))
+            self._publish_trajectory([(self.q, np.zeros(len(self.q)), self.p.trajectory_lookahead_s)])
         else:
             return  # no joint state yet: nothing was ever sent
         self._report_sent(np.zeros(3), np.zeros(3), -1.0, None)
@@ -225,6 +247,60 @@ class KinovaControl(Node):
 
     def on_shutdown(self) -> None:
         self.stop()
+        if self.controllers is not None and self.ready:
+            self._release_controller()
+
+    # ---------------------------------------------------------------- controllers
+    def _publish_status(self, ready: bool, message: str) -> None:
+        self.ready, self.status_message = ready, message
+        msg = ControlStatus(ready=ready, mode=self.p.mode, active_controller=self.controller, message=message)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.status_pub.publish(msg)
+        if ready:  # one call site per severity: rclpy refuses a call site whose severity changes
+            self.get_logger().info(f"control status: {message}")
+        else:
+            self.get_logger().warning(f"control status: {message}")
+
+    def _activate_controller(self) -> None:
+        """Startup thread: make the mode's controller the active one, then verify."""
+        assert self.controllers is not None
+        if not self.controllers.wait(self.p.controller_timeout_s):
+            self._publish_status(False, f"no controller manager ({topics.LIST_CONTROLLERS}) within "
+                                        f"{self.p.controller_timeout_s:.0f} s: is the ros2_kortex driver running?")
+            return
+        try:
+            plan = required_switch(self.p.mode, self.controllers.states())
+            if not plan.empty:
+                ok, message = self.controllers.switch(plan)
+                if not ok:
+                    self._publish_status(False, f"switch_controller activate={list(plan.activate)} "
+                                                f"deactivate={list(plan.deactivate)} refused: {message}")
+                    return
+            states = self.controllers.states()
+        except (TimeoutError, ValueError) as exc:
+            self._publish_status(False, str(exc))
+            return
+        wanted = MODE_CONTROLLERS[self.p.mode][0]
+        if states.get(wanted) != "active" or not required_switch(self.p.mode, states).empty:
+            self._publish_status(False, f"{wanted} is {states.get(wanted, 'not loaded')} after the switch")
+            return
+        self.controller = wanted
+        self._publish_status(True, f"{wanted} active ({self.p.mode} mode)")
+
+    def _release_controller(self) -> None:
+        """Shutdown: deactivate our controller (clears a latched twist) and restore the configured one."""
+        assert self.controllers is not None
+        try:
+            plan = restore_switch(self.p.mode, self.controllers.states(timeout_s=2.0), self.p.restore_controller)
+            if not plan.empty:
+                ok, message = self.controllers.switch(plan, timeout_s=2.0)
+                text = f"on shutdown: activate={list(plan.activate)} deactivate={list(plan.deactivate)}: {message}"
+                if ok:
+                    self.get_logger().info(text)
+                else:
+                    self.get_logger().error(text)
+        except (TimeoutError, ValueError) as exc:
+            self.get_logger().error(f"on shutdown: could not release {self.controller}: {exc}")
 
     # ---------------------------------------------------------------- gripper + faults
     def _make_gripper_client(self) -> ActionClient | None:

@@ -1,14 +1,21 @@
 """sim: the MuJoCo Gen3 behind ros2_kortex's interfaces (the embedded default robot).
 
-Speaks exactly what the real driver does, so nothing upstream knows the arm is simulated:
+Speaks exactly what the real driver does, and behaves as it does (robovla.sim.kortex_driver: the
+controllers kortex_bringup leaves active, the latched twist, Jazzy's JTC rules, faults), so
+nothing upstream knows the arm is simulated and the harness fails where the real arm would:
+  srv  /controller_manager/list_controllers, /controller_manager/switch_controller
+       (twist_controller starts inactive; it and joint_trajectory_controller are exclusive)
   sub  twist_controller/commands                 geometry_msgs/Twist, TOOL frame, m/s + deg/s, no timeout
-  sub  joint_trajectory_controller/joint_trajectory  trajectory_msgs/JointTrajectory
+  sub  joint_trajectory_controller/joint_trajectory  trajectory_msgs/JointTrajectory (JTC acceptance rules)
   act  robotiq_gripper_controller/gripper_cmd    control_msgs/ParallelGripperCommand (0 open .. 0.8 closed)
-  pub  joint_states (joint_1..7 + robotiq_85_left_knuckle_joint), camera/<name>/image_raw (rgb8), /tf,
-       robot_description (URDF generated from the MJCF, latched, for RViz)
+  pub  joint_states (joint_1..7 + robotiq_85_left_knuckle_joint; reliable, as joint_state_broadcaster),
+       camera/<name>/image_raw (rgb8), /tf, robot_description (URDF from the MJCF, latched, for RViz),
+       fault_controller/internal_fault (example_interfaces/Bool)
+  srv  fault_controller/reset_fault (example_interfaces/Trigger; the latched twist resumes, as on the arm)
 plus the simulator's own: robovla/task_outcome when the running task's checker fires for the
-current episode (robovla/instruction), and the sim/reset service (robovla/srv/ResetSim: a new
-seeded scene, or with keep_scene the next task of a CALVIN-style chain from the scene as it is).
+current episode (robovla/instruction), the sim/reset service (robovla/srv/ResetSim: a new
+seeded scene, or with keep_scene the next task of a CALVIN-style chain from the scene as it is),
+and sim/inject_fault (example_interfaces/Trigger: the arm faults, as it would on a joint jump).
 
 With `expert: true` the scripted expert drives the arm the way a policy does: from privileged
 state it publishes robovla/arm_command (what action_smoother publishes) while an instruction is
@@ -36,11 +43,13 @@ from robovla.control import kinematics
 from robovla.msg import ArmCommand, Instruction, TaskOutcome
 from robovla.nodes.common import qos, topics
 from robovla.nodes.common.convert import rgb_to_image, to_sec
+from robovla.nodes.common.kortex_standin import DriverInterfaces
 from robovla.nodes.common.params import declare_config
 from robovla.nodes.common.runner import run, side_node
 from robovla.sim.config import SimConfig, camera_due
 from robovla.sim.env import Gen3SimEnv
 from robovla.sim.expert import ScriptedExpert, action_to_velocity
+from robovla.sim.kortex_driver import KortexDriverModel
 from robovla.sim.tasks import get_task
 from robovla.sim.urdf import ARM_LINKS, gen3_urdf
 from robovla.srv import ResetSim
@@ -62,6 +71,8 @@ class SimNodeParams:
     seed: int = 0
     split: str = "train"  # instruction phrasings: train | eval | all
     chain_tasks: list[str] = field(default_factory=list)  # tasks a chain may continue with ([] = all)
+    driver_distro: str = "jazzy"  # whose JTC rules the driver stand-in applies: jazzy | humble | kilted
+    fault_rate_hz: float = 10.0  # fault_controller/internal_fault publishing rate (sim time)
 
     def __post_init__(self) -> None:
         if not self.speed > 0:
@@ -86,7 +97,10 @@ class SimNode(Node):
         self.seed = self.p.seed
         self.episode_id = ""
         self.reported = False
-        self.joint_pub = self.create_publisher(JointState, topics.JOINT_STATES, qos.SENSOR)
+        self.driver = KortexDriverModel(tuple(kinematics.GEN3_JOINT_NAMES), distro=self.p.driver_distro)
+        # joint_state_broadcaster publishes reliable (the default QoS): so does the stand-in, and a
+        # best-effort subscriber (the graph's) matches both
+        self.joint_pub = self.create_publisher(JointState, topics.JOINT_STATES, qos.JOINT_STATES)
         self.cam_pubs = {c: self.create_publisher(Image, topics.camera_topic(c), qos.SENSOR) for c in cfg.cameras}
         self.tf_pub = self.create_publisher(TFMessage, "/tf", 10)
         # what robot_state_publisher provides on a real arm: RViz's RobotModel reads it
@@ -109,6 +123,7 @@ class SimNode(Node):
         ActionServer(side_node(self), ParallelGripperCommand, topics.GRIPPER_ACTION, self._on_gripper,
                      callback_group=ReentrantCallbackGroup())
         self.create_service(ResetSim, topics.RESET_SIM, self._on_reset)
+        self.driver_interfaces = DriverInterfaces(self, self.driver, self.lock, self._on_driver_change)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sim-loop", daemon=True)
         self._thread.start()
@@ -122,7 +137,15 @@ class SimNode(Node):
         lin = [msg.linear.x, msg.linear.y, msg.linear.z]
         ang = [msg.angular.x, msg.angular.y, msg.angular.z]
         with self.lock:
-            self.env.apply_twist(lin, ang)
+            if self.driver.on_twist(np.array(lin), np.array(ang)):
+                self._drive_from_driver()
+            # else: twist_controller is inactive; the real stack drops the message without a word
+
+    def _drive_from_driver(self) -> None:
+        """Make the sim do what the driver sends this cycle (called with the lock held)."""
+        twist = self.driver.commanded_twist()
+        if twist is not None:
+            self.env.apply_twist(twist[:3], twist[3:])
 
     def _on_trajectory(self, msg: JointTrajectory) -> None:
         names = list(msg.joint_names)
@@ -132,8 +155,14 @@ class SimNode(Node):
             return
         order = [names.index(n) for n in kinematics.GEN3_JOINT_NAMES]
         positions = np.array([[pt.positions[i] for i in order] for pt in msg.points], dtype=float)
+        velocities = [[pt.velocities[i] for i in order] if len(pt.velocities) else [] for pt in msg.points]
         times = np.array([to_sec(pt.time_from_start) for pt in msg.points])
         with self.lock:
+            why = self.driver.check_trajectory(names, positions.tolist(), velocities, times.tolist())
+            if why:
+                self.get_logger().error(f"joint_trajectory_controller rejected the trajectory: {why}",
+                                        throttle_duration_sec=1.0)
+                return
             self.env.apply_joint_trajectory(positions, times)
 
     def _on_gripper(self, goal_handle):
@@ -195,6 +224,13 @@ class SimNode(Node):
         response.message = f"{how} {task or 'neutral scene'} seed {self.seed}"
         return response
 
+    # ---------------------------------------------------------------- driver stand-in
+    def _on_driver_change(self) -> None:
+        """After a switch, a fault or a reset (lock held): the arm does what the driver now sends."""
+        if self.driver.faulted or (self.driver.commanded_twist() is None and self.env.mode == "twist"):
+            self.env.stop()  # a fault stops the arm; an inactive twist_controller drives nothing
+        self._drive_from_driver()
+
     # ---------------------------------------------------------------- loop
     def _loop(self) -> None:
         try:
@@ -237,6 +273,8 @@ class SimNode(Node):
             self.tf_pub.publish(TFMessage(transforms=tfs))
             if command is not None:
                 self.command_pub.publish(command)
+            if camera_due(k, cfg.control_hz, self.p.fault_rate_hz):
+                self.driver_interfaces.publish_fault_state()
             if fire:
                 out = TaskOutcome(episode_id=episode_id, success=True, source="sim",
                                   message=f"{self.episode.task.name}: checker fired")

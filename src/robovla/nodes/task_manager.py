@@ -20,7 +20,7 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
 from robovla.action import ExecuteInstruction
-from robovla.msg import ActionChunk, Instruction, TaskOutcome
+from robovla.msg import ActionChunk, ControlStatus, Instruction, TaskOutcome
 from robovla.nodes.common import qos, topics
 from robovla.nodes.common.params import declare_config
 from robovla.nodes.common.runner import run, side_node
@@ -36,6 +36,9 @@ class TaskManagerParams:
     feedback_rate_hz: float = 2.0
     success_source: str = "any"  # 'topic' (simulator checker), 'operator' (service), 'any', 'none'
     max_instruction_chars: int = 500
+    # kinova_control's robovla/control_status: a goal waits this long for ready=true (it is false
+    # while the controllers are being switched at start), then is aborted with its message
+    control_ready_timeout_s: float = 15.0
 
     def __post_init__(self) -> None:
         if self.success_source not in SUCCESS_SOURCES:
@@ -66,6 +69,9 @@ class TaskManager(Node):
         self.episode: _Episode | None = None
         self.instruction_pub = self.create_publisher(Instruction, topics.INSTRUCTION, qos.LATCHED)
         self.create_subscription(ActionChunk, topics.ACTION_CHUNK, self._on_chunk, qos.COMMAND)
+        self.control_status: ControlStatus | None = None
+        self._control_ready = threading.Event()
+        self.create_subscription(ControlStatus, topics.CONTROL_STATUS, self._on_control_status, qos.LATCHED)
         if self.p.success_source in ("topic", "any"):
             self.create_subscription(TaskOutcome, topics.TASK_OUTCOME, self._on_outcome, qos.COMMAND)
         if self.p.success_source in ("operator", "any"):
@@ -124,6 +130,12 @@ class TaskManager(Node):
             result.success, result.message = False, problem
             handle.abort()
             return result
+        problem = self._control_problem()
+        if problem is not None:
+            self.get_logger().error(f"goal {goal.instruction[:60]!r}: {problem}")
+            result.success, result.message = False, problem
+            handle.abort()
+            return result
         timeout = goal.timeout_s or self.p.default_timeout_s
         episode = _Episode(uuid.uuid4().hex[:12], goal.instruction.strip(), timeout)
         with self._lock:
@@ -171,6 +183,25 @@ class TaskManager(Node):
         return handle.is_cancel_requested
 
     # ------------------------------------------------------------ inputs
+    def _on_control_status(self, msg: ControlStatus) -> None:
+        self.control_status = msg
+        if msg.ready:
+            self._control_ready.set()
+        else:
+            self._control_ready.clear()
+
+    def _control_problem(self) -> str | None:
+        """Why the arm cannot run an episode now (None: it can). No kinova_control on the graph
+        (a graph without an arm, e.g. a policy test rig) does not block goals."""
+        if self._control_ready.is_set():
+            return None
+        if self.control_status is None and self.count_publishers(topics.CONTROL_STATUS) == 0:
+            return None
+        if self._control_ready.wait(self.p.control_ready_timeout_s):
+            return None
+        why = self.control_status.message if self.control_status is not None else "no control status received"
+        return f"rejected: the arm is not ready ({why})"
+
     def _on_chunk(self, msg: ActionChunk) -> None:
         episode = self.episode
         if episode is not None and msg.episode_id == episode.id:

@@ -225,6 +225,11 @@ class Gen3SimEnv:
         self._gripper_target = p / scene.GRIPPER_CLOSED_KNUCKLE * scene.FINGER_TRAVEL
         return True
 
+    @property
+    def mode(self) -> str:
+        """What drives the arm now: hold | twist | trajectory."""
+        return self._mode
+
     def stop(self) -> None:
         """Hold the current servo targets (what the driver does on a zero twist)."""
         self._stop()

@@ -8,8 +8,12 @@ from rclpy.qos import (
     qos_profile_sensor_data,
 )
 
-#: cameras and joint states: best effort, shallow (a late frame is worth nothing)
+#: cameras and joint states: best effort, shallow (a late frame is worth nothing). Subscribers
+#: use it for joint states too: a best-effort reader matches reliable and best-effort writers.
 SENSOR = qos_profile_sensor_data
+#: what joint_state_broadcaster offers on /joint_states (rclcpp's default: reliable, depth 10);
+#: the sim's stand-in offers the same, so a default-QoS subscriber behaves as it would on the arm
+JOINT_STATES = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
 #: velocity / trajectory commands and graph data: reliable, shallow
 COMMAND = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
 #: large graph messages: only the newest matters

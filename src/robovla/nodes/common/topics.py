@@ -10,6 +10,9 @@ TWIST_COMMANDS = "twist_controller/commands"
 JOINT_TRAJECTORY = "joint_trajectory_controller/joint_trajectory"
 GRIPPER_ACTION = "robotiq_gripper_controller/gripper_cmd"
 RESET_FAULT = "fault_controller/reset_fault"
+INTERNAL_FAULT = "fault_controller/internal_fault"
+LIST_CONTROLLERS = "controller_manager/list_controllers"
+SWITCH_CONTROLLER = "controller_manager/switch_controller"
 
 # robovla graph
 OBSERVATION = "robovla/observation"
@@ -17,6 +20,7 @@ WINDOW = "robovla/observation_window"
 ACTION_CHUNK = "robovla/action_chunk"
 ARM_COMMAND = "robovla/arm_command"
 SENT_COMMAND = "robovla/sent_command"  # what kinova_control sent to the driver
+CONTROL_STATUS = "robovla/control_status"  # kinova_control's readiness (latched ControlStatus)
 INSTRUCTION = "robovla/instruction"
 TASK_OUTCOME = "robovla/task_outcome"
 INTENT_MARKERS = "robovla/intent_markers"
@@ -27,6 +31,7 @@ RECORD_EPISODE = "robovla/record_episode"
 STOP_RECORDING = "robovla/stop_recording"
 TRAIN_POLICY = "robovla/train_policy"
 RESET_SIM = "sim/reset"  # the simulator's own service (robovla/srv/ResetSim)
+SIM_INJECT_FAULT = "sim/inject_fault"  # the simulator's own: fault the arm (example_interfaces/Trigger)
 
 
 def camera_topic(name: str, compressed: bool = False) -> str:

@@ -1,0 +1,73 @@
+"""The ros2_kortex driver stand-in's ROS side: controller_manager and fault_controller interfaces
+over a robovla.sim.kortex_driver.KortexDriverModel. The sim node serves them, and so does the
+test peer that stands in for the arm in the graph tests: one stand-in, so both fail as the real
+stack would (a Twist to an inactive twist_controller moves nothing; Jazzy's JTC rejects a
+trajectory that ends moving)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from controller_manager_msgs.msg import ControllerState
+from controller_manager_msgs.srv import ListControllers, SwitchController
+from example_interfaces.msg import Bool
+from example_interfaces.srv import Trigger
+from rclpy.node import Node
+
+from robovla.nodes.common import qos, topics
+from robovla.sim.kortex_driver import KortexDriverModel
+
+
+class DriverInterfaces:
+    """Serves `driver` on `node`; `on_change` runs (under `lock`) after every state change, so the
+    owner can make its arm do what the driver now sends."""
+
+    def __init__(self, node: Node, driver: KortexDriverModel, lock: threading.Lock,
+                 on_change: Callable[[], None] = lambda: None, inject_fault_service: bool = True) -> None:
+        self.node, self.driver, self.lock, self.on_change = node, driver, lock, on_change
+        node.create_service(ListControllers, topics.LIST_CONTROLLERS, self._list)
+        node.create_service(SwitchController, topics.SWITCH_CONTROLLER, self._switch)
+        node.create_service(Trigger, topics.RESET_FAULT, self._reset_fault)
+        if inject_fault_service:
+            node.create_service(Trigger, topics.SIM_INJECT_FAULT, self._inject_fault)
+        self.fault_pub = node.create_publisher(Bool, topics.INTERNAL_FAULT, qos.COMMAND)
+        self.switches: list[tuple[list[str], list[str], bool]] = []  # (activate, deactivate, ok), for tests
+
+    def publish_fault_state(self) -> None:
+        self.fault_pub.publish(Bool(data=self.driver.faulted))
+
+    def _list(self, _request, response):
+        with self.lock:
+            response.controller = [ControllerState(name=c.name, type=c.type, state=c.state)
+                                   for c in self.driver.controllers.values()]
+        return response
+
+    def _switch(self, request, response):
+        activate, deactivate = list(request.activate_controllers), list(request.deactivate_controllers)
+        with self.lock:
+            response.ok, response.message = self.driver.switch(activate, deactivate, int(request.strictness))
+            if response.ok:
+                self.on_change()
+        self.switches.append((activate, deactivate, bool(response.ok)))
+        text = f"switch_controller activate={activate} deactivate={deactivate}: {response.message}"
+        # one call site per severity: rclpy refuses a call site whose severity changes
+        if response.ok:
+            self.node.get_logger().info(text)
+        else:
+            self.node.get_logger().error(text)
+        return response
+
+    def _reset_fault(self, _request, response):
+        with self.lock:
+            response.success, response.message = self.driver.reset_fault()
+            self.on_change()  # as on the arm: a twist latched before the fault resumes
+        return response
+
+    def _inject_fault(self, _request, response):
+        with self.lock:
+            self.driver.inject_fault("injected through sim/inject_fault")
+            self.on_change()
+        self.node.get_logger().warning("fault injected: the arm stops until fault_controller/reset_fault")
+        response.success, response.message = True, "arm in fault"
+        return response
