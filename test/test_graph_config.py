@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_graph_nodes_and_flags() -> None:
     names = [s.name for s in resolve_graph(sim=True)]
     assert names == ["task_manager", "camera_sync", "history_buffer", "vla_inference", "action_smoother",
-                     "kinova_control", "sim"]
+                     "kinova_control", "safety_monitor", "sim"]
     assert "sim" not in [s.name for s in resolve_graph(sim=False)]
     recorder = [s for s in resolve_graph(sim=False, record=True) if s.name == "recorder"]
     assert recorder and recorder[0].parameters["cameras"] == ["front", "wrist"]
@@ -42,7 +42,7 @@ def test_process_command_renames_only_the_main_node(tmp_path: Path) -> None:
 
 def test_composed_processes_follow_the_graph_file(tmp_path: Path) -> None:
     procs = {p.name: p for p in group_processes(resolve_graph(sim=True))}
-    assert list(procs) == ["task_manager", "perception", "control", "sim"]
+    assert list(procs) == ["task_manager", "perception", "control", "safety_monitor", "sim"]
     perception = procs["perception"]
     assert perception.executable == "container"
     assert perception.arguments == ["camera_sync", "history_buffer", "vla_inference"]
@@ -131,7 +131,7 @@ def test_launch_plan_is_the_graph_with_process_names(tmp_path: Path) -> None:
 
     plan = plan_bringup({"namespace": "arm", "checkpoint": "scripted:hold"}, _share_of(set()))
     try:
-        assert [p.name for p in plan.processes] == ["task_manager", "perception", "control", "sim"]
+        assert [p.name for p in plan.processes] == ["task_manager", "perception", "control", "safety_monitor", "sim"]
         assert plan.namespace == "arm" and plan.kortex_launch is None and plan.rviz_config is None
         params = yaml.safe_load(plan.params_file.read_text())
         assert params["/**/vla_inference"]["ros__parameters"]["policy"] == "scripted:hold"

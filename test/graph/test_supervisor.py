@@ -89,7 +89,7 @@ def wait_graph_ready(nodes: tuple[str, ...], publishers: tuple[str, ...] = (), t
 
 
 FULL_GRAPH = ("task_manager", "camera_sync", "history_buffer", "vla_inference", "action_smoother",
-              "kinova_control", "sim")
+              "kinova_control", "safety_monitor", "sim")
 
 
 def test_sigterm_stops_the_whole_sim_graph_cleanly(tmp_path: Path) -> None:
@@ -97,7 +97,7 @@ def test_sigterm_stops_the_whole_sim_graph_cleanly(tmp_path: Path) -> None:
     graph = Bringup(tmp_path)
     try:
         pids = graph.pids()
-        assert set(pids) == {"task_manager", "perception", "control", "sim"}
+        assert set(pids) == {"task_manager", "perception", "control", "safety_monitor", "sim"}
         wait_graph_ready(FULL_GRAPH, publishers=(topics.ACTION_CHUNK,))
         graph.proc.send_signal(signal.SIGTERM)
         assert graph.proc.wait(60) == 0, f"{graph.text()}\n{graph.logs()}"

@@ -17,6 +17,7 @@ answers): what the arm was actually told, for RViz, logs and bench/bench_graph.p
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,6 +49,7 @@ GRIPPER_INTERFACES = ("parallel", "gripper_command", "none")
 class KinovaControlParams:
     mode: str = "twist"
     watchdog_s: float = 0.5  # max age of the last command and of the observation behind it
+    lease_s: float = 1.0  # end the episode when task_manager's heartbeat (the instruction) is this old
     rate_hz: float = 50.0  # watchdog / hold rate
     angular_units: str = "deg"  # what the twist controller takes: 'deg' (kortex driver) or 'rad'
     trajectory_lookahead_s: float = 0.1  # joint mode: the commanded velocity holds this long, then ramps to rest
@@ -59,6 +61,7 @@ class KinovaControlParams:
     gripper_close_above: float = 0.6  # hysteresis on the 0..1 target
     gripper_open_below: float = 0.4
     gripper_max_effort: float = 100.0
+    release_gripper_at_episode_end: bool = False  # open the gripper whenever an episode ends
     # ros2_control: activate the controller this mode commands (kortex_bringup leaves
     # twist_controller inactive) and check it; false = the user manages controllers
     manage_controllers: bool = True
@@ -84,6 +87,7 @@ class KinovaControl(Node):
         self.q: np.ndarray | None = None
         self.active, self.episode_id = False, ""
         self.last_cmd_time = -np.inf
+        self.lease_time = -np.inf
         self.last_obs_stamp = -np.inf
         self.stopped = True
         self.gripper_closed: bool | None = None
@@ -127,12 +131,17 @@ class KinovaControl(Node):
             self.q = q
 
     def _on_instruction(self, msg: Instruction) -> None:
-        was_active = self.active
+        self.lease_time = self._now()
+        was_active, previous = self.active, self.episode_id
         self.active, self.episode_id = bool(msg.active), msg.episode_id
+        if self.active and msg.episode_id != previous:
+            self.gripper_closed = None  # a reset scene may have moved it: the first target always goes out
         if was_active and not self.active:
             self.get_logger().info(f"episode {msg.episode_id} ended: stopping the arm")
             self.stop()
-            self._command_gripper(0.0)  # release at the end of an episode
+            if self.p.release_gripper_at_episode_end:
+                self._command_gripper(0.0)
+            # else the gripper holds: a cancel, a preemption or a timeout must not drop what it carries
 
     def _on_command(self, msg: ArmCommand) -> None:
         if not self.active or msg.episode_id != self.episode_id:
@@ -235,9 +244,15 @@ class KinovaControl(Node):
         self._report_sent(np.zeros(3), np.zeros(3), -1.0, None)
 
     def _watchdog(self) -> None:
+        now = self._now()
+        if self.active and now - self.lease_time > self.p.lease_s:
+            self.get_logger().error(f"episode {self.episode_id}: no heartbeat from task_manager for "
+                                    f"{now - self.lease_time:.2f} s (lease {self.p.lease_s:.2f} s): ending it")
+            self.active = False
+            self.stop()
+            return
         if self.stopped:
             return
-        now = self._now()
         if now - self.last_cmd_time > self.p.watchdog_s or now - self.last_obs_stamp > self.p.watchdog_s:
             self.get_logger().warning(
                 f"watchdog: no fresh command for {now - self.last_cmd_time:.2f} s "
@@ -268,18 +283,25 @@ class KinovaControl(Node):
             self._publish_status(False, f"no controller manager ({topics.LIST_CONTROLLERS}) within "
                                         f"{self.p.controller_timeout_s:.0f} s: is the ros2_kortex driver running?")
             return
-        try:
-            plan = required_switch(self.p.mode, self.controllers.states())
-            if not plan.empty:
-                ok, message = self.controllers.switch(plan)
-                if not ok:
-                    self._publish_status(False, f"switch_controller activate={list(plan.activate)} "
-                                                f"deactivate={list(plan.deactivate)} refused: {message}")
+        deadline = time.monotonic() + self.p.controller_timeout_s
+        while True:  # a manager just discovered may not answer yet: retry until the deadline
+            try:
+                plan = required_switch(self.p.mode, self.controllers.states(timeout_s=2.0))
+                if not plan.empty:
+                    ok, message = self.controllers.switch(plan, timeout_s=2.0)
+                    if not ok:
+                        self._publish_status(False, f"switch_controller activate={list(plan.activate)} "
+                                                    f"deactivate={list(plan.deactivate)} refused: {message}")
+                        return
+                states = self.controllers.states(timeout_s=2.0)
+                break
+            except ValueError as exc:
+                self._publish_status(False, str(exc))
+                return
+            except TimeoutError as exc:
+                if time.monotonic() > deadline:
+                    self._publish_status(False, str(exc))
                     return
-            states = self.controllers.states()
-        except (TimeoutError, ValueError) as exc:
-            self._publish_status(False, str(exc))
-            return
         wanted = MODE_CONTROLLERS[self.p.mode][0]
         if states.get(wanted) != "active" or not required_switch(self.p.mode, states).empty:
             self._publish_status(False, f"{wanted} is {states.get(wanted, 'not loaded')} after the switch")

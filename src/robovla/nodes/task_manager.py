@@ -39,6 +39,9 @@ class TaskManagerParams:
     # kinova_control's robovla/control_status: a goal waits this long for ready=true (it is false
     # while the controllers are being switched at start), then is aborted with its message
     control_ready_timeout_s: float = 15.0
+    # the episode is a lease: the active instruction is re-sent this often, and kinova_control
+    # ends the episode by itself when it stops coming (a dead task manager stops the arm)
+    heartbeat_s: float = 0.25
 
     def __post_init__(self) -> None:
         if self.success_source not in SUCCESS_SOURCES:
@@ -87,6 +90,7 @@ class TaskManager(Node):
             callback_group=ReentrantCallbackGroup(),
         )
         self._latch("", "", active=False)
+        self.create_timer(self.p.heartbeat_s, self._heartbeat)
         self.get_logger().info(f"ready: {topics.EXECUTE_INSTRUCTION} (success from {self.p.success_source})")
 
     # ------------------------------------------------------------ goal lifecycle
@@ -224,6 +228,12 @@ class TaskManager(Node):
         episode.finish(bool(request.success), request.message or ("operator: success" if request.success else "operator: failure"))
         response.accepted, response.message = True, f"episode {episode.id} ended"
         return response
+
+    def _heartbeat(self) -> None:
+        with self._lock:
+            episode = self.episode
+            if episode is not None and not episode.done.is_set():
+                self._latch(episode.id, episode.instruction, active=True)
 
     def _latch(self, episode_id: str, instruction: str, active: bool) -> None:
         msg = Instruction()
