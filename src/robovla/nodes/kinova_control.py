@@ -161,7 +161,7 @@ class KinovaControl(Node):
         lin = np.array([t.linear.x, t.linear.y, t.linear.z])
         ang = np.array([t.angular.x, t.angular.y, t.angular.z])
         ee = kinematics.forward_kinematics(self.q)
-        safe = self.safety.filter(lin, ang, msg.gripper if msg.gripper >= 0 else 0.0, ee[:3, 3])
+        safe = self.safety.filter(lin, ang, msg.gripper if msg.gripper >= 0 else 0.0, ee)
         if safe.notes:
             self.get_logger().warning("safety: " + "; ".join(safe.notes), throttle_duration_sec=1.0)
         if not (np.any(safe.linear) or np.any(safe.angular)) and "stopped" in " ".join(safe.notes):
