@@ -186,6 +186,7 @@ def test_sim_node_speaks_kortex_interfaces(sim_proc) -> None:
         moved_during(moving, 0.2)
         assert _call(node, Trigger, topics.SIM_INJECT_FAULT, Trigger.Request()).success
         assert _spin_until(node, lambda: faults and faults[-1].data, 5.0), "fault_controller/internal_fault says so"
+        _spin_until(node, lambda: False, 0.3)  # the servos settle from the motion
         q_fault = np.array(joints[-1].position[:7])
         _spin_until(node, lambda: False, 0.5)
         assert np.abs(np.array(joints[-1].position[:7]) - q_fault).max() < 2e-3, "a faulted arm holds"

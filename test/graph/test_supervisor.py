@@ -107,6 +107,9 @@ def test_sigterm_stops_the_whole_sim_graph_cleanly(tmp_path: Path) -> None:
     assert not list(graph.tmp.glob("robovla-*")), "the parameter directory was left behind"
     assert "SIGTERM: stopping the graph" in graph.text()
     assert "did not exit cleanly" not in graph.text() and "did not stop in time" not in graph.text()
+    perception = (graph.log_dir / "perception.log").read_text(errors="replace")
+    assert "checkpoints/demo" in perception and "policy ready: vla" in perception.lower(), \
+        "`robovla bringup --sim` alone runs the committed demo VLA"
     sim_log = (graph.log_dir / "sim.log").read_text(errors="replace")
     assert "EGL" not in sim_log and "Fatal Python error" not in sim_log, sim_log[-2000:]
 

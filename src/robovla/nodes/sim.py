@@ -72,7 +72,7 @@ class SimNodeParams:
     split: str = "train"  # instruction phrasings: train | eval | all
     chain_tasks: list[str] = field(default_factory=list)  # tasks a chain may continue with ([] = all)
     driver_distro: str = "jazzy"  # whose JTC rules the driver stand-in applies: jazzy | humble | kilted
-    fault_rate_hz: float = 10.0  # fault_controller/internal_fault publishing rate (sim time)
+    fault_rate_hz: float = 1.0  # fault_controller/internal_fault rate (sim time), and at once on a change
 
     def __post_init__(self) -> None:
         if not self.speed > 0:
@@ -124,6 +124,7 @@ class SimNode(Node):
                      callback_group=ReentrantCallbackGroup())
         self.create_service(ResetSim, topics.RESET_SIM, self._on_reset)
         self.driver_interfaces = DriverInterfaces(self, self.driver, self.lock, self._on_driver_change)
+        self._fault_published: bool | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sim-loop", daemon=True)
         self._thread.start()
@@ -273,7 +274,8 @@ class SimNode(Node):
             self.tf_pub.publish(TFMessage(transforms=tfs))
             if command is not None:
                 self.command_pub.publish(command)
-            if camera_due(k, cfg.control_hz, self.p.fault_rate_hz):
+            if camera_due(k, cfg.control_hz, self.p.fault_rate_hz) or self.driver.faulted != self._fault_published:
+                self._fault_published = self.driver.faulted
                 self.driver_interfaces.publish_fault_state()
             if fire:
                 out = TaskOutcome(episode_id=episode_id, success=True, source="sim",

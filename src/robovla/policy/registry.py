@@ -1,7 +1,7 @@
 """Turn a policy spec string (a node parameter, a CLI flag) into a Policy.
 
 Specs:
-  ``scripted`` / ``scripted:<pattern>``   the placeholder ScriptedPolicy (no learning at all)
+  ``scripted`` / ``scripted:<pattern>[:<m/s>]``   the placeholder ScriptedPolicy (no learning at all)
   ``<checkpoint dir>``                    a trained VLA checkpoint (robovla.policy.vla)
   ``package.module:factory``              any importable factory returning a Policy
 """
@@ -26,8 +26,14 @@ def load_policy(spec: str, **kwargs: Any) -> Policy:
     if spec == "scripted" or spec.startswith("scripted:"):
         from robovla.policy.scripted import ScriptedPolicy
 
-        pattern = spec.partition(":")[2] or "hold"
-        return ScriptedPolicy(pattern=pattern, **_only(kwargs, ScriptedPolicy.KWARGS))
+        pattern, _, speed = (spec.partition(":")[2] or "hold").partition(":")
+        options = _only(kwargs, ScriptedPolicy.KWARGS)
+        if speed:  # scripted:<pattern>:<m/s>, e.g. scripted:forward:0.2 (fault benchmarks)
+            try:
+                options["speed"] = float(speed)
+            except ValueError:
+                raise ValueError(f"policy spec {spec!r}: speed {speed!r} is not a number (m/s)") from None
+        return ScriptedPolicy(pattern=pattern, **options)
     path = Path(spec).expanduser()
     if path.is_dir():
         from robovla.policy.vla import VLAPolicy
