@@ -28,7 +28,10 @@ class SimSession:
                  arguments: dict[str, Any] | None = None, log_dir: str | Path | None = None,
                  camera: str | None = None, ready_timeout: float = 120.0, recorder: bool = False) -> None:
         # episodes end when the sim's task checker fires (sim/task_outcome), not by timeout only
-        overrides = {"task_manager.success_source": "topic", **overrides}
+        # the sim's episodes start from a reset scene: open the gripper at every episode end, as the
+        # expert's demonstrations and success rates were measured (a robot holds it by default)
+        overrides = {"task_manager.success_source": "topic", "kinova_control.release_gripper_at_episode_end": True,
+                     **overrides}
         self.specs: list[NodeSpec] = resolve_graph(sim=True, arguments=arguments or {}, overrides=overrides,
                                                    record=recorder)
         if nodes is not None:
