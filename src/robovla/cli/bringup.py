@@ -125,10 +125,10 @@ def start_graph(specs: list[NodeSpec], namespace: str = "", env: dict[str, str] 
     params_file = write_params_file(specs, tmp / "params.yaml")
     graph = RunningGraph()
     graph.tmp_dir = tmp
-    commands = [(p, process_command(p, params_file, namespace)) for p in group_processes(specs)]
-    commands += [(ProcessSpec(name, []), argv) for name, argv in extra]
     parent = os.getpid()
-    try:
+    try:  # a failure here (an executable missing) stops what started and removes the params dir
+        commands = [(p, process_command(p, params_file, namespace)) for p in group_processes(specs)]
+        commands += [(ProcessSpec(name, []), argv) for name, argv in extra]
         for proc, cmd in commands:
             out = open(log_dir / f"{proc.name}.log", "wb") if log_dir else subprocess.PIPE
             child = subprocess.Popen(
@@ -192,12 +192,6 @@ def run(args: argparse.Namespace) -> int:
                       "PyPI wheel); nothing was started")
             return 1
         extra.append(("rviz2", [rviz, "-d", str(config_dir() / "robovla.rviz")]))
-    try:
-        for proc in group_processes(specs):
-            node_executable(proc.executable)
-    except FileNotFoundError as exc:
-        log.error("%s", exc)
-        return 1
     stop = threading.Event()
     received: list[int] = []
 
@@ -211,7 +205,12 @@ def run(args: argparse.Namespace) -> int:
     graph: RunningGraph | list = []
     failed = False
     try:
-        graph = start_graph(specs, args.namespace, log_dir=Path(args.log_dir) if args.log_dir else None, extra=extra)
+        try:
+            graph = start_graph(specs, args.namespace, log_dir=Path(args.log_dir) if args.log_dir else None,
+                                extra=extra)
+        except FileNotFoundError as exc:  # an executable missing from the install: nothing started
+            log.error("%s", exc)
+            return 1
         log.info("started %s", ", ".join(f"{s.name}[{p.pid}]" for s, p in graph))
         while not stop.wait(0.5):
             dead = [(s, p) for s, p in graph if p.poll() is not None]

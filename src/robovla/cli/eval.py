@@ -72,12 +72,6 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     overrides = {"sim.expert": expert, "sim.speed": speed, "sim.split": args.split, "sim.task": plans[0].first_task,
                  "sim.seed": plans[0].seed, "sim.chain_tasks": tasks}
-    if speed != 1.0:
-        # the filter's lookahead means robot time, and kinova_control runs on the wall clock (the
-        # graph is not on sim time yet): at `speed` x real time the same lookahead is 1/speed as long
-        from robovla.control.safety import SafetyConfig
-
-        overrides["kinova_control.safety.lookahead_s"] = SafetyConfig().lookahead_s / speed
     if expert and args.gif == 0:
         overrides["sim.camera_hz"] = 1.0  # the expert needs no images: rendering would cap the speed
     arguments = {} if expert else {"checkpoint": str(Path(args.policy).resolve())}

@@ -35,6 +35,7 @@ from robovla.control.safety import SafetyConfig, SafetyFilter
 from robovla.control.trajectory import trajectory_to_rest
 from robovla.msg import ArmCommand, ControlStatus, Instruction
 from robovla.nodes.common import qos, topics
+from robovla.nodes.common.background import wait_future
 from robovla.nodes.common.controller_client import ControllerManagerClient
 from robovla.nodes.common.convert import to_sec
 from robovla.nodes.common.intra_process import subscribe
@@ -372,11 +373,10 @@ class KinovaControl(Node):
             if not client.wait_for_service(timeout_sec=2.0):
                 response.success, response.message = False, f"{topics.RESET_FAULT} is not available"
                 return response
-            future = client.call_async(Trigger.Request())
-            done = threading.Event()
-            future.add_done_callback(lambda _f: done.set())
-            done.wait(5.0)
-            result = future.result() if future.done() else None
+            try:
+                result = wait_future(client.call_async(Trigger.Request()), 5.0)
+            except TimeoutError:
+                result = None
             response.success = bool(result and result.success)
             response.message = result.message if result else "fault reset timed out"
             return response

@@ -128,13 +128,7 @@ class TaskManager(Node):
     def _execute(self, handle) -> ExecuteInstruction.Result:
         goal = handle.request
         result = ExecuteInstruction.Result()
-        problem = self._validate(goal)
-        if problem is not None:
-            self.get_logger().error(f"goal {goal.instruction[:60]!r}: {problem}")
-            result.success, result.message = False, problem
-            handle.abort()
-            return result
-        problem = self._control_problem()
+        problem = self._validate(goal) or self._control_problem()
         if problem is not None:
             self.get_logger().error(f"goal {goal.instruction[:60]!r}: {problem}")
             result.success, result.message = False, problem

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from robovla.control.controllers import TRAJECTORY_CONTROLLER, TWIST_CONTROLLER
+
 ACTIVE, INACTIVE = "active", "inactive"
-TWIST_CONTROLLER = "twist_controller"
-TRAJECTORY_CONTROLLER = "joint_trajectory_controller"
 #: controllers the driver refuses to run together (both command the arm's joints)
 EXCLUSIVE = (TWIST_CONTROLLER, TRAJECTORY_CONTROLLER)
 #: kortex_bringup's controllers at start: name -> (type, state)

@@ -12,13 +12,24 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 import rclpy
 from rclpy.context import Context
 from rclpy.executors import Executor, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.task import Future
 
 log = logging.getLogger(__name__)
+
+
+def wait_future(fut: Future, timeout: float | None = None) -> Any:
+    """Block (off the executor thread) until an rclpy future is done; TimeoutError otherwise."""
+    done = threading.Event()
+    fut.add_done_callback(lambda _f: done.set())
+    if not done.wait(timeout):
+        raise TimeoutError(f"no answer within {timeout} s")
+    return fut.result()
 
 
 class SpinThread:

@@ -6,18 +6,16 @@ thread, a shutdown hook): the replies are delivered by the executor spinning `no
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from rclpy.node import Node
 
 from robovla.control.controllers import SwitchPlan
 from robovla.nodes.common import topics
+from robovla.nodes.common.background import wait_future
 
 
 class ControllerManagerClient:
-    STRICT = 2  # controller_manager_msgs/srv/SwitchController
-
     def __init__(self, node: Node) -> None:
         from controller_manager_msgs.srv import ListControllers, SwitchController
 
@@ -37,16 +35,15 @@ class ControllerManagerClient:
     def switch(self, plan: SwitchPlan, timeout_s: float = 5.0) -> tuple[bool, str]:
         req = self._switch_type.Request(activate_controllers=list(plan.activate),
                                         deactivate_controllers=list(plan.deactivate),
-                                        strictness=self.STRICT, activate_asap=True)
+                                        strictness=self._switch_type.Request.STRICT, activate_asap=True)
         res = _call(self.switch_client, req, timeout_s)
         return bool(res.ok), str(getattr(res, "message", ""))
 
 
 def _call(client: Any, request: Any, timeout_s: float) -> Any:
     future = client.call_async(request)
-    done = threading.Event()
-    future.add_done_callback(lambda _f: done.set())
-    if not done.wait(timeout_s):
+    try:
+        return wait_future(future, timeout_s)
+    except TimeoutError:
         client.remove_pending_request(future)
-        raise TimeoutError(f"{client.srv_name}: no answer within {timeout_s:.1f} s")
-    return future.result()
+        raise TimeoutError(f"{client.srv_name}: no answer within {timeout_s:.1f} s") from None

@@ -13,13 +13,12 @@ from typing import Any, Callable
 import numpy as np
 from rclpy.action import ActionClient
 from rclpy.node import Node
-from rclpy.task import Future
 from sensor_msgs.msg import Image
 
 from robovla.action import ExecuteInstruction, RecordEpisode
 from robovla.control.image import raw_to_rgb
 from robovla.nodes.common import qos, topics
-from robovla.nodes.common.background import BackgroundSpinner
+from robovla.nodes.common.background import BackgroundSpinner, wait_future
 from robovla.srv import ResetSim
 
 
@@ -32,15 +31,6 @@ class GoalOutcome:
     duration_s: float = 0.0
     status: int = 0
     feedback: list[tuple[int, float, str]] = field(default_factory=list)
-
-
-def wait_future(fut: Future, timeout: float | None = None) -> Any:
-    """Block (off the executor thread) until an rclpy future is done; TimeoutError otherwise."""
-    done = threading.Event()
-    fut.add_done_callback(lambda _f: done.set())
-    if not done.wait(timeout):
-        raise TimeoutError(f"no answer within {timeout} s")
-    return fut.result()
 
 
 class EpisodeClient:
