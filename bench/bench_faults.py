@@ -8,7 +8,8 @@ process gets SIGKILL or SIGSTOP. From the sim's /joint_states (receipt times) an
 the driver's topics this measures, per fault and control mode:
 
 - zero_command_s:  first zero Twist after the fault (twist mode); in joint_trajectory mode the
-                   time at which the last trajectory sent comes to rest (it ends at rest by design)
+                   first hold (a trajectory with no velocity) after the fault, or else the time at
+                   which the last trajectory sent comes to rest (each ends at rest by design)
 - at_rest_s:       first time every joint is below 0.01 rad/s and stays so for 0.2 s
 - travel_m:        end-effector (and fingertip) displacement from the fault to rest
 - over_limit:      commands published beyond the safety limits, before or after the fault
@@ -60,7 +61,7 @@ class Listener:
         self.lock = threading.Lock()
         self.joints: list[tuple[float, np.ndarray, np.ndarray]] = []
         self.twists: list[tuple[float, np.ndarray]] = []
-        self.trajectories: list[tuple[float, float]] = []  # (receipt, time_from_start of its last point)
+        self.trajectories: list[tuple[float, float, bool]] = []  # (receipt, end time_from_start, a hold?)
         node.create_subscription(JointState, topics.JOINT_STATES, self._on_joints, qos.SENSOR)
         node.create_subscription(Twist, topics.TWIST_COMMANDS, self._on_twist, qos.COMMAND)
         node.create_subscription(JointTrajectory, topics.JOINT_TRAJECTORY, self._on_trajectory, qos.COMMAND)
@@ -78,8 +79,9 @@ class Listener:
 
     def _on_trajectory(self, msg) -> None:
         last = msg.points[-1].time_from_start if msg.points else None
+        hold = not any(v for p in msg.points for v in p.velocities)
         with self.lock:
-            self.trajectories.append((time.monotonic(), last.sec + last.nanosec * 1e-9 if last else 0.0))
+            self.trajectories.append((time.monotonic(), last.sec + last.nanosec * 1e-9 if last else 0.0, hold))
 
     def moving(self) -> bool:
         with self.lock:
@@ -90,6 +92,7 @@ class Listener:
 
 
 def one_run(mode: str, process: str, sig_name: str, speed: float, log_root: Path) -> dict:
+    from robovla.action import ExecuteInstruction
     from robovla.cli.bringup import start_graph, stop_graph
     from robovla.control import kinematics
     from robovla.control.safety import SafetyConfig
@@ -111,8 +114,9 @@ def one_run(mode: str, process: str, sig_name: str, speed: float, log_root: Path
         missing = client.wait_ready(120, nodes=tuple(s.name for s in specs), publishers=(topics.ACTION_CHUNK,))
         if missing:
             raise RuntimeError(missing)
-        done = threading.Event()
-        threading.Thread(target=lambda: (client.execute("push forward", 20.0), done.set()), daemon=True).start()
+        # no thread waits on the result: the fault may leave the goal unanswered for good, and a
+        # thread still inside rclpy when the client closes can deadlock the next run
+        client.goal_client.send_goal_async(ExecuteInstruction.Goal(instruction="push forward", timeout_s=20.0))
         deadline = time.monotonic() + 30
         while not listener.moving() and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -148,8 +152,12 @@ def one_run(mode: str, process: str, sig_name: str, speed: float, log_root: Path
         zero = next((t for t, v in twists if t >= t_fault and not np.any(v)), None)
         row["zero_command_s"] = None if zero is None else zero - t_fault
     else:
-        last = [(t, end) for t, end in trajs if t < t_fault + 3.0]
-        row["zero_command_s"] = (last[-1][0] + last[-1][1] - t_fault) if last else None
+        hold = next((t for t, _, is_hold in trajs if t >= t_fault and is_hold), None)
+        last = [(t, end) for t, end, _ in trajs if t < t_fault + 3.0]
+        if hold is not None:
+            row["zero_command_s"] = hold - t_fault
+        else:
+            row["zero_command_s"] = (last[-1][0] + last[-1][1] - t_fault) if last else None
     row.update({
         "at_rest_s": None if rest_t is None else rest_t - t_fault,
         "travel_m": float(np.linalg.norm(fk1[:3, 3] - fk0[:3, 3])),

@@ -1,12 +1,15 @@
-"""ros2 launch robovla bringup.launch.py [sim:=true] [robot_ip:=192.168.1.10] [checkpoint:=DIR]
-[cameras:=front,wrist] [namespace:=arm] [control_mode:=twist|joint_trajectory] [record:=false] [rviz:=false]
+"""ros2 launch robovla bringup.launch.py sim:=true|false [robot_ip:=192.168.1.10] [checkpoint:=DIR]
+[cameras:=front,wrist] [control_mode:=twist|joint_trajectory] [camera_preset:=sim|realsense|usb_cam]
+[camera_topics:=front=/camera/camera/color/image_raw,...] [namespace:=arm] [record:=false] [rviz:=false]
 
 Starts the processes of config/graph.yaml with config/robovla.yaml, as robovla.graph.plan_bringup
 computes them: the same description `robovla bringup` uses on machines without launch_ros, and
-everything this file adds to it is in that function (and tested there). With sim:=false and a
-robot_ip, the ros2_kortex driver (kortex_bringup gen3.launch.py, Robotiq 2F-85) is started too.
-A package the plan needs (kortex_bringup, rviz2) that is not installed stops the launch before
-any process starts.
+everything this file adds to it is in that function (and tested there). Say which arm: sim:=true
+for the MuJoCo sim, sim:=false (or a robot_ip) for a real Gen3; with a robot_ip, the ros2_kortex
+driver (kortex_bringup gen3.launch.py, Robotiq 2F-85) is started too. The arguments between
+checkpoint and camera_topics are graph.yaml's `arguments:`. A package the plan needs
+(kortex_bringup, rviz2) that is not installed, or a bad argument, stops the launch before any
+process starts.
 """
 
 import shutil
@@ -18,13 +21,13 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from robovla.graph import BRINGUP_ARGUMENTS, plan_bringup
+from robovla.graph import bringup_arguments, plan_bringup
 
 
 def _actions(context):
     from ament_index_python.packages import get_package_share_directory
 
-    values = {name: LaunchConfiguration(name).perform(context) for name in BRINGUP_ARGUMENTS}
+    values = {name: LaunchConfiguration(name).perform(context) for name in bringup_arguments()}
     plan = plan_bringup(values, get_package_share_directory)
     actions = [RegisterEventHandler(OnShutdown(on_shutdown=lambda *_: shutil.rmtree(plan.tmp_dir, ignore_errors=True)))]
     if plan.kortex_launch:
@@ -46,6 +49,6 @@ def _actions(context):
 def generate_launch_description() -> LaunchDescription:
     return LaunchDescription(
         [DeclareLaunchArgument(name, default_value=default, description=doc)
-         for name, (default, doc) in BRINGUP_ARGUMENTS.items()]
+         for name, (default, doc) in bringup_arguments().items()]
         + [OpaqueFunction(function=_actions)]
     )

@@ -1,4 +1,5 @@
-"""ros2 launch robovla record.launch.py [output_dir:=DIR] [cameras:=front,wrist] [compressed:=false] [namespace:=]
+"""ros2 launch robovla record.launch.py [output_dir:=DIR] [cameras:=front,wrist] [compressed:=false]
+[camera_preset:=sim|realsense|usb_cam] [camera_topics:=front=/camera/camera/color/image_raw,...] [namespace:=]
 
 Starts the recorder node as config/graph.yaml + config/robovla.yaml describe it (empty arguments
 keep the config's values; robovla.graph.plan_record computes it): one MCAP episode per

@@ -129,7 +129,7 @@ def _share_of(installed: set[str]):
 def test_launch_plan_is_the_graph_with_process_names(tmp_path: Path) -> None:
     from robovla.graph import plan_bringup
 
-    plan = plan_bringup({"namespace": "arm", "checkpoint": "scripted:hold"}, _share_of(set()))
+    plan = plan_bringup({"sim": "true", "namespace": "arm", "checkpoint": "scripted:hold"}, _share_of(set()))
     try:
         assert [p.name for p in plan.processes] == ["task_manager", "perception", "control", "safety_monitor", "sim"]
         assert plan.namespace == "arm" and plan.kortex_launch is None and plan.rviz_config is None
@@ -148,8 +148,9 @@ def test_launch_plan_is_the_graph_with_process_names(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("values", "missing"), [
-    ({"rviz": "true"}, "rviz2"),
+    ({"sim": "true", "rviz": "true"}, "rviz2"),
     ({"sim": "false", "robot_ip": "10.0.0.2"}, "kortex_bringup"),
+    ({"robot_ip": "10.0.0.2"}, "kortex_bringup"),  # a robot_ip alone means the real arm
 ])
 def test_launch_plan_refuses_a_missing_package_before_starting_anything(values, missing, tmp_path: Path,
                                                                        monkeypatch) -> None:
@@ -202,3 +203,142 @@ def test_launch_files_stay_thin(name: str) -> None:
     allowed = ("launch", "launch_ros", "ament_index_python", "robovla.graph", "shutil")
     stray = [m for m in modules if not any(m == a or m.startswith(a + ".") for a in allowed)]
     assert not stray, f"{name} imports {stray}"
+
+
+def _plan(values: dict[str, str], installed: set[str] = frozenset({"kortex_bringup"})):
+    """plan_bringup's plan, its parameter directory removed at once (only the plan is looked at)."""
+    import shutil
+
+    from robovla.graph import plan_bringup
+
+    plan = plan_bringup(values, _share_of(set(installed)))
+    params = yaml.safe_load(plan.params_file.read_text())
+    shutil.rmtree(plan.tmp_dir)
+    return plan, params
+
+
+def test_the_launch_and_bringup_say_which_arm(tmp_path: Path, monkeypatch) -> None:
+    """No default arm: a sim on a robot's network is a second /joint_states next to the driver's,
+    a robot graph on a laptop waits for a driver that never comes."""
+    from robovla.graph import LaunchError, choose_sim
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    for values, message in (({}, "neither the sim nor a robot was chosen: choose sim:=true"),
+                            ({"sim": "ture"}, "'ture' is not true or false"),
+                            ({"sim": "true", "robot_ip": "10.0.0.2"}, "robot_ip '10.0.0.2' names a real arm")):
+        with pytest.raises(LaunchError, match=message):
+            _plan(values)
+    assert not any(tmp_path.iterdir()), "a refused launch leaves no parameter directory"
+    sim, _ = _plan({"sim": "true"})
+    assert "sim" in [p.name for p in sim.processes] and sim.kortex_launch is None
+    for values in ({"sim": "false"}, {"robot_ip": "10.0.0.2"}, {"sim": "False", "robot_ip": "10.0.0.2"}):
+        robot, _ = _plan(values)
+        assert "sim" not in [p.name for p in robot.processes], values
+        assert (robot.kortex_launch is not None) == bool(values.get("robot_ip")), values
+    with pytest.raises(LaunchError, match="choose --sim or --robot"):
+        choose_sim("", choices="--sim or --robot")
+
+
+def _bringup_args(*argv: str):
+    import argparse
+
+    from robovla.cli.bringup import register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(), "bringup")
+    return parser.parse_args(["bringup", *argv])
+
+
+def test_robovla_bringup_asks_which_arm_and_offers_the_launch_arguments(caplog) -> None:
+    from robovla.cli.bringup import run
+    from robovla.graph import bringup_arguments, graph_arguments
+
+    declared = graph_arguments()
+    assert {"checkpoint", "cameras", "control_mode", "camera_preset", "camera_topics"} <= set(declared)
+    assert set(declared) <= set(bringup_arguments()), "every graph.yaml argument is a launch argument"
+    args = _bringup_args("--robot", "--camera-preset", "realsense", "--camera-topics", "front=/image_raw",
+                         "--control-mode", "joint_trajectory")
+    assert (args.sim, args.camera_preset, args.camera_topics, args.control_mode) == (
+        "false", "realsense", "front=/image_raw", "joint_trajectory")
+    with pytest.raises(SystemExit):
+        _bringup_args("--sim", "--camera-preset", "webcam")  # graph.yaml's choices reach argparse
+    with caplog.at_level("ERROR"):
+        assert run(_bringup_args()) == 1
+        assert run(_bringup_args("--robot", "--camera-topics", "side=/image_raw")) == 1
+    assert "choose --sim (the MuJoCo sim) or --robot" in caplog.text and "nothing was started" in caplog.text
+    assert "camera_topics names 'side', which is not among the cameras ['front', 'wrist']" in caplog.text
+
+
+def test_camera_topics_reach_camera_sync_and_the_recorder_from_one_argument() -> None:
+    from robovla.nodes.common.topics import CAMERA_PRESETS, camera_topics
+
+    # the default is the graph's own names (the sim's): nothing is set, the nodes keep their defaults
+    specs = {s.name: s.parameters for s in resolve_graph(sim=True, record=True)}
+    assert "camera_topics" not in specs["camera_sync"] and "camera_preset" not in specs["recorder"]
+    assert camera_topics(["front", "wrist"]) == {"front": "camera/front/image_raw", "wrist": "camera/wrist/image_raw"}
+
+    _, params = _plan({"robot_ip": "10.0.0.2", "record": "true", "camera_preset": "realsense",
+                       "camera_topics": "wrist=/wrist_cam/image_raw", "cameras": "front,wrist"})
+    for node in ("camera_sync", "recorder"):
+        p = params[f"/**/{node}"]["ros__parameters"]
+        assert p["camera_preset"] == "realsense" and p["camera_topics"] == ["wrist=/wrist_cam/image_raw"], node
+        assert p["cameras"] == ["front", "wrist"], node
+        assert camera_topics(p["cameras"], p["camera_preset"], p["camera_topics"]) == {
+            "front": "camera/front/color/image_raw", "wrist": "/wrist_cam/image_raw"}
+    # realsense2_camera's defaults (camera_namespace camera, camera_name camera) and usb_cam's
+    _, params = _plan({"sim": "false", "cameras": "front",
+                       "camera_topics": "front=/camera/camera/color/image_raw"})
+    assert params["/**/camera_sync"]["ros__parameters"]["camera_topics"] == ["front=/camera/camera/color/image_raw"]
+    assert camera_topics(["front"], "usb_cam") == {"front": "front/image_raw"}
+    graph = yaml.safe_load((ROOT / "config" / "graph.yaml").read_text())
+    assert graph["arguments"]["camera_preset"]["choices"] == list(CAMERA_PRESETS)
+    # the recorder launched alone reads the same arguments
+    from robovla.graph import plan_record
+
+    spec = plan_record({"camera_preset": "usb_cam", "camera_topics": "front=/image_raw"})
+    assert spec.parameters["camera_preset"] == "usb_cam" and spec.parameters["camera_topics"] == ["front=/image_raw"]
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"camera_topics": "front"}, "'front': expected NAME=TOPIC"),
+    ({"camera_topics": "front=/a b"}, "'/a b' is not a valid ROS topic name"),
+    ({"camera_topics": "front=/camera/camera/color/image_raw/compressed"}, "give the raw image topic"),
+    ({"camera_topics": "front=/a,front=/b"}, "camera 'front' is given twice"),
+    ({"camera_topics": "side=/image_raw"}, r"names 'side', which is not among the cameras \['front', 'wrist'\]"),
+    ({"cameras": "front", "camera_topics": "wrist=/image_raw"}, "names 'wrist', which is not among"),
+    ({"camera_preset": "webcam"}, "camera_preset 'webcam': choose one of sim, realsense, usb_cam"),
+    ({"control_mode": "velocity"}, "control_mode 'velocity': choose one of twist, joint_trajectory"),
+])
+def test_a_bad_camera_argument_stops_the_launch(values: dict[str, str], message: str) -> None:
+    from robovla.graph import LaunchError, plan_record
+
+    with pytest.raises(LaunchError, match=f"{message}.*nothing was started"):
+        _plan({"sim": "false", **values})
+    with pytest.raises(ValueError, match=message):
+        resolve_graph(sim=False, arguments=values)
+    if "camera_topics" in values and "cameras" not in values:
+        with pytest.raises(LaunchError, match=message):
+            plan_record({"camera_topics": values["camera_topics"]})
+
+
+def test_the_sim_takes_no_camera_driver_topics() -> None:
+    """The sim publishes the graph's own names only: a driver's topics there would leave camera_sync blind."""
+    for arguments in ({"camera_preset": "realsense"}, {"camera_topics": "front=/image_raw"}):
+        with pytest.raises(ValueError, match="the sim publishes camera/<name>/image_raw only"):
+            resolve_graph(sim=True, arguments=arguments)
+    assert resolve_graph(sim=True, arguments={"camera_preset": "sim"})
+
+
+def test_a_camera_topic_counts_for_any_node_that_reads_the_camera(tmp_path: Path) -> None:
+    """A checkpoint trained on `front` leaves camera_sync one camera; the recorder still records both."""
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "vla_config.yaml").write_text(yaml.safe_dump({"cameras": ["front"]}))
+    arguments = {"checkpoint": str(ckpt), "camera_topics": "wrist=/wrist_cam/image_raw"}
+    specs = {s.name: s.parameters for s in resolve_graph(sim=False, record=True, arguments=arguments)}
+    assert specs["camera_sync"]["cameras"] == ["front"] and specs["recorder"]["cameras"] == ["front", "wrist"]
+    with pytest.raises(ValueError, match="names 'wrist', which is not among the cameras \\['front'\\]"):
+        resolve_graph(sim=False, arguments=arguments)  # without the recorder nothing reads wrist

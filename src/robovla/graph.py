@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import yaml
 
+from robovla.nodes.common.topics import CAMERA_PRESETS, parse_camera_topics
 from robovla.resources import share_dir
 
 
@@ -80,6 +81,40 @@ def resolve_share_path(value: str) -> str:
     return str(share_dir() / value[len("share:"):]) if value.startswith("share:") else value
 
 
+@dataclass(frozen=True)
+class GraphArgument:
+    """A launch argument / bringup option as config/graph.yaml `arguments:` declares it."""
+
+    name: str
+    sets: tuple[str, ...]  # "node.param" it sets
+    is_list: bool = False  # comma-separated -> list
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+    def value(self, raw: Any) -> Any:
+        """The parameter value of a non-empty raw value; ValueError for one outside `choices`."""
+        if self.is_list:
+            return [v.strip() for v in raw.split(",") if v.strip()] if isinstance(raw, str) else list(raw)
+        if self.choices and raw not in self.choices:
+            raise ValueError(f"{self.name} {raw!r}: choose one of {', '.join(self.choices)}")
+        return raw
+
+
+def graph_arguments(graph: dict[str, Any] | None = None) -> dict[str, GraphArgument]:
+    """graph.yaml's `arguments:` (the graph file of config_dir() when `graph` is None). A bare
+    "node.param" entry is the short form of `sets: [node.param]`."""
+    if graph is None:
+        graph = yaml.safe_load((config_dir() / "graph.yaml").read_text())
+    out: dict[str, GraphArgument] = {}
+    for name, decl in (graph.get("arguments") or {}).items():
+        if isinstance(decl, str):
+            decl = {"sets": [decl]}
+        sets = decl.get("sets") or []
+        out[name] = GraphArgument(name, tuple([sets] if isinstance(sets, str) else sets), bool(decl.get("list")),
+                                  tuple(decl.get("choices") or ()), str(decl.get("help", "")))
+    return out
+
+
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
@@ -107,20 +142,21 @@ def resolve_graph(
     graph = yaml.safe_load(Path(graph_file or cdir / "graph.yaml").read_text())
     params_all = yaml.safe_load(Path(config_file or cdir / graph["parameters"]).read_text()) or {}
     arguments = dict(arguments or {})
+    declared = graph_arguments(graph)
     # What an empty argument means in this mode (graph.yaml `defaults:`), unless the user chose the
     # parameter another way: an override, or a config file of their own.
     for key, value in ((graph.get("defaults") or {}).get("sim" if sim else "robot") or {}).items():
-        target = graph.get("arguments", {}).get(key)
-        if not arguments.get(key) and target not in (overrides or {}) and config_file is None:
+        chosen = any(t in (overrides or {}) for t in declared[key].sets) if key in declared else False
+        if not arguments.get(key) and not chosen and config_file is None:
             arguments[key] = resolve_share_path(str(value))
     merged: dict[str, Any] = {}
     for key, value in arguments.items():
         if value in (None, ""):
             continue
-        target = graph.get("arguments", {}).get(key)
-        if target is None:
-            raise ValueError(f"unknown argument {key!r}; known: {sorted(graph.get('arguments', {}))}")
-        merged[target] = value.split(",") if key == "cameras" and isinstance(value, str) else value
+        if key not in declared:
+            raise ValueError(f"unknown argument {key!r}; known: {sorted(declared)}")
+        for target in declared[key].sets:
+            merged[target] = declared[key].value(value)
     configured = ((params_all.get("vla_inference") or {}).get("ros__parameters") or {}).get("policy")
     policy = (overrides or {}).get("vla_inference.policy", merged.get("vla_inference.policy", configured))
     derived = checkpoint_overrides(policy) if policy else {}
@@ -139,7 +175,31 @@ def resolve_graph(
         prefix = node["name"] + "."
         params.update({k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)})
         specs.append(NodeSpec(node["name"], node["executable"], params, node.get("process", "")))
+    check_camera_topics(specs, sim)
     return specs
+
+
+def check_camera_topics(specs: list[NodeSpec], sim: bool = False) -> None:
+    """Refuse camera topics that would leave the graph blind, before anything starts: a malformed
+    NAME=TOPIC, an unknown preset, a topic for a camera that no started node reads, or a driver's
+    topics in the sim (which publishes the graph's own names only)."""
+    named: dict[str, str] = {}
+    cameras: list[str] = []
+    for spec in specs:
+        preset = spec.parameters.get("camera_preset")
+        if preset is not None and preset not in CAMERA_PRESETS:
+            raise ValueError(f"camera_preset {preset!r} ({spec.name}): choose one of {', '.join(CAMERA_PRESETS)}")
+        entries = spec.parameters.get("camera_topics")
+        if sim and (entries or preset not in (None, "sim")):
+            raise ValueError(f"{spec.name}: the sim publishes camera/<name>/image_raw only; camera_preset and "
+                             f"camera_topics name a real camera driver's topics (drop them, or run the robot)")
+        if entries:
+            named.update(parse_camera_topics([entries] if isinstance(entries, str) else entries))
+            cameras += [c for c in spec.parameters.get("cameras", []) if c not in cameras]
+    stray = [name for name in named if name not in cameras]
+    if stray:
+        raise ValueError(f"camera_topics names {', '.join(map(repr, stray))}, which is not among the cameras "
+                         f"{cameras}: {', '.join(f'{n}={named[n]}' for n in stray)}")
 
 
 def checkpoint_overrides(policy: str) -> dict[str, Any]:
@@ -200,17 +260,43 @@ class LaunchPlan:
     rviz_config: str | None = None
 
 
-#: launch arguments of bringup.launch.py: name -> (default, description)
-BRINGUP_ARGUMENTS: dict[str, tuple[str, str]] = {
-    "sim": ("true", "run the MuJoCo Gen3 simulation instead of a real arm"),
-    "robot_ip": ("", "Gen3 address; with sim:=false, also start the ros2_kortex driver"),
-    "checkpoint": ("", "VLA checkpoint dir (default: the demo VLA in the sim, the config's policy on a robot)"),
-    "cameras": ("", "comma-separated camera names (default: the config's)"),
+#: bringup.launch.py's own arguments, around graph.yaml's: name -> (default, description)
+_MODE_ARGUMENTS: dict[str, tuple[str, str]] = {
+    "sim": ("", "true: the MuJoCo Gen3 sim; false: a real Gen3 through ros2_kortex. Required unless "
+                "robot_ip is given (a real arm)"),
+    "robot_ip": ("", "Gen3 address: a real arm (sim:=false), and the ros2_kortex driver is started too"),
+}
+_GRAPH_WIDE_ARGUMENTS: dict[str, tuple[str, str]] = {
     "namespace": ("", "namespace for the whole graph"),
-    "control_mode": ("", "twist | joint_trajectory (default: the config's)"),
     "record": ("false", "also start the recorder node (RecordEpisode action, rosbag2 episodes)"),
     "rviz": ("false", "open RViz with config/robovla.rviz (arm, policy intent, cameras)"),
 }
+
+
+def bringup_arguments() -> dict[str, tuple[str, str]]:
+    """bringup.launch.py's launch arguments: name -> (default, description); graph.yaml's
+    `arguments:` (which `robovla bringup` offers too) between the mode and the graph-wide ones."""
+    graph_args = {name: ("", a.help + (f" [{'|'.join(a.choices)}]" if a.choices else ""))
+                  for name, a in graph_arguments().items()}
+    return {**_MODE_ARGUMENTS, **graph_args, **_GRAPH_WIDE_ARGUMENTS}
+
+
+def choose_sim(sim: str, robot_ip: str = "", choices: str = "sim:=true (the MuJoCo sim) or sim:=false "
+               "(a real Gen3 through ros2_kortex; robot_ip:=ADDR also starts the driver)") -> bool:
+    """True for the sim: the one rule of the launch file and `robovla bringup`. The user says which,
+    because a default is wrong somewhere: a sim on a robot's network is a second /joint_states and
+    controller manager next to the driver's, and a robot graph on a laptop waits for a driver that
+    never comes. robot_ip names a real arm, so it implies sim:=false and contradicts sim:=true."""
+    value = str(sim).strip().lower()
+    if value in ("1", "true", "yes"):
+        if robot_ip:
+            raise LaunchError(f"robot_ip {robot_ip!r} names a real arm but the sim was asked for: choose "
+                              f"{choices}; nothing was started")
+        return True
+    if value in ("0", "false", "no") or (not value and robot_ip):
+        return False
+    why = f"{sim!r} is not true or false" if value else "neither the sim nor a robot was chosen"
+    raise LaunchError(f"{why}: choose {choices}; nothing was started")
 
 
 def plan_bringup(values: dict[str, str], find_share: Callable[[str], str]) -> LaunchPlan:
@@ -218,11 +304,12 @@ def plan_bringup(values: dict[str, str], find_share: Callable[[str], str]) -> La
     package's share directory and raises for a package that is not installed (ament_index's
     get_package_share_directory). Every package the plan needs is checked first, so a missing one
     is a LaunchError and nothing has started."""
-    unknown = set(values) - set(BRINGUP_ARGUMENTS)
+    declared = bringup_arguments()
+    unknown = set(values) - set(declared)
     if unknown:
-        raise LaunchError(f"unknown launch arguments {sorted(unknown)}; known: {sorted(BRINGUP_ARGUMENTS)}")
-    v = {name: values.get(name, default) for name, (default, _) in BRINGUP_ARGUMENTS.items()}
-    sim = launch_flag(v["sim"])
+        raise LaunchError(f"unknown launch arguments {sorted(unknown)}; known: {sorted(declared)}")
+    v = {name: values.get(name, default) for name, (default, _) in declared.items()}
+    sim = choose_sim(v["sim"], v["robot_ip"])
 
     def share(package: str, why: str) -> str:
         try:
@@ -233,14 +320,17 @@ def plan_bringup(values: dict[str, str], find_share: Callable[[str], str]) -> La
                               f"(apt install ros-{distro}-{package.replace('_', '-')}); nothing was started") from exc
 
     kortex = None
-    if not sim and v["robot_ip"]:
+    if v["robot_ip"]:
         kortex = share("kortex_bringup", f"sim:=false robot_ip:={v['robot_ip']}") + "/launch/gen3.launch.py"
     rviz = None
     if launch_flag(v["rviz"]):
         share("rviz2", "rviz:=true")
         rviz = str(config_dir() / "robovla.rviz")
-    specs = resolve_graph(sim=sim, record=launch_flag(v["record"]),
-                          arguments={k: v[k] for k in ("checkpoint", "cameras", "control_mode")})
+    try:
+        specs = resolve_graph(sim=sim, record=launch_flag(v["record"]),
+                              arguments={k: v[k] for k in graph_arguments()})
+    except ValueError as exc:
+        raise LaunchError(f"{exc}; nothing was started") from None
     tmp = Path(tempfile.mkdtemp(prefix="robovla-launch-"))
     # a node-keyed file, not per-node dicts: launch_ros applies a dict to every node of a process
     params_file = write_params_file(specs, tmp / "params.yaml")
@@ -255,8 +345,10 @@ def plan_bringup(values: dict[str, str], find_share: Callable[[str], str]) -> La
 #: launch arguments of record.launch.py: name -> (default, description)
 RECORD_ARGUMENTS: dict[str, tuple[str, str]] = {
     "output_dir": ("", "recording root, one bag directory per episode (default: the config's)"),
-    "cameras": ("", "comma-separated camera names, /camera/<name>/image_raw (default: the config's)"),
-    "compressed": ("", "true: record .../image_raw/compressed instead of raw images (default: the config's)"),
+    "cameras": ("", "comma-separated camera names (default: the config's)"),
+    "compressed": ("", "true: record each camera's TOPIC/compressed instead of raw images (default: the config's)"),
+    "camera_preset": ("", "the camera drivers' topic names, as bringup.launch.py's [sim|realsense|usb_cam]"),
+    "camera_topics": ("", "NAME=TOPIC,... a camera's raw image topic, over the preset, as bringup.launch.py's"),
     "namespace": ("", "namespace of the robot graph"),
 }
 
@@ -273,5 +365,13 @@ def plan_record(values: dict[str, str]) -> NodeSpec:
         overrides["recorder.cameras"] = [c for c in values["cameras"].split(",") if c]
     if values.get("compressed"):
         overrides["recorder.compressed"] = launch_flag(values["compressed"])
-    return next(s for s in resolve_graph(sim=False, record=True, overrides=overrides) if s.name == "recorder")
+    declared = graph_arguments()
+    for name in ("camera_preset", "camera_topics"):  # bringup's, so both launch files read one camera setup
+        if values.get(name):
+            overrides["recorder." + name] = declared[name].value(values[name])
+    try:
+        specs = resolve_graph(sim=False, record=True, overrides=overrides)
+    except ValueError as exc:
+        raise LaunchError(f"{exc}; nothing was started") from None
+    return next(s for s in specs if s.name == "recorder")
 

@@ -46,7 +46,7 @@ def test_rotation_is_capped_by_the_speed_it_gives_the_fingertips() -> None:
     safe = f.filter(np.zeros(3), np.array([1.0, 0, 0]), 0.0, t)
     tip_speed = np.linalg.norm(safe.linear + np.cross(safe.angular, tip(f, t) - t[:3, 3]))
     assert tip_speed == pytest.approx(0.05, rel=1e-6)
-    assert any("fingertip speed" in n for n in safe.notes)
+    assert [a.rule for a in safe.applied] == ["fingertip_speed"]
 
 
 def test_a_rotation_that_would_swing_the_tips_into_the_table_is_stopped() -> None:
@@ -62,7 +62,7 @@ def test_moving_away_from_the_edge_is_untouched() -> None:
     t = pose([0.5, 0.0, 0.152])  # tips 7 mm above the table
     safe = f.filter(np.array([0.0, 0.0, 0.1]), np.zeros(3), 0.0, t)
     np.testing.assert_allclose(safe.linear, [0, 0, 0.1])
-    assert not safe.notes
+    assert not safe.applied
 
 
 def test_box_edges_in_x_and_y_hold_for_flange_and_tips() -> None:
@@ -76,10 +76,10 @@ def test_box_edges_in_x_and_y_hold_for_flange_and_tips() -> None:
 def test_non_finite_commands_and_poses_stop(bad: float) -> None:
     f = SafetyFilter(SafetyConfig())
     safe = f.filter(np.array([bad, 0, 0]), np.zeros(3), 0.5, pose([0.5, 0, 0.4]))
-    assert not np.any(safe.linear) and not np.any(safe.angular) and "stopped" in safe.notes[0]
+    assert not np.any(safe.linear) and not np.any(safe.angular) and safe.stopped_by == "non_finite"
     broken = pose([0.5, 0, 0.4])
     broken[0, 0] = bad
-    assert "stopped" in f.filter(np.array([0.1, 0, 0]), np.zeros(3), 0.0, broken).notes[-1]
+    assert f.filter(np.array([0.1, 0, 0]), np.zeros(3), 0.0, broken).stopped_by == "non_finite"
 
 
 def test_speed_caps_and_config_checks() -> None:

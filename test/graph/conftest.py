@@ -11,6 +11,7 @@ rclpy = pytest.importorskip("rclpy")
 pytest.importorskip("robovla.msg", reason="interfaces not built: run `make setup`")
 
 from robovla.cli.bringup import start_graph, stop_graph  # noqa: E402
+from robovla.control.liveness import watched  # noqa: E402
 from robovla.graph import resolve_graph  # noqa: E402
 
 from graph_helpers import GRAPH_NODES  # noqa: E402
@@ -31,6 +32,7 @@ class Graph:
 
 
 def launch_graph(tmp_path: Path, overrides: dict, nodes=GRAPH_NODES) -> Graph:
+    overrides = {"kinova_control.required_heartbeats": watched(nodes), **overrides}
     specs = [s for s in resolve_graph(sim=False, overrides=overrides) if s.name in nodes]
     env = dict(os.environ, PYTHONUNBUFFERED="1", RCUTILS_LOGGING_BUFFERED_STREAM="0")
     return Graph(start_graph(specs, env=env, log_dir=tmp_path), tmp_path)

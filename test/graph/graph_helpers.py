@@ -28,7 +28,8 @@ HOME = kinematics.HOME_POSITION
 
 
 #: the robot-side graph the integration tests start (the sim is replaced by KortexPeer)
-GRAPH_NODES = ("task_manager", "camera_sync", "history_buffer", "vla_inference", "action_smoother", "kinova_control")
+GRAPH_NODES = ("task_manager", "camera_sync", "history_buffer", "vla_inference", "action_smoother", "kinova_control",
+               "safety_monitor")
 
 
 class KortexPeer(Node):

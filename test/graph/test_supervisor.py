@@ -94,7 +94,7 @@ FULL_GRAPH = ("task_manager", "camera_sync", "history_buffer", "vla_inference", 
 
 def test_sigterm_stops_the_whole_sim_graph_cleanly(tmp_path: Path) -> None:
     """The embedded default (sim + the demo VLA), stopped as systemd or `docker stop` would."""
-    graph = Bringup(tmp_path)
+    graph = Bringup(tmp_path, "--sim")
     try:
         pids = graph.pids()
         assert set(pids) == {"task_manager", "perception", "control", "safety_monitor", "sim"}
@@ -116,7 +116,7 @@ def test_sigterm_stops_the_whole_sim_graph_cleanly(tmp_path: Path) -> None:
 
 def test_sigint_stops_a_background_bringup_whose_shell_ignored_it(tmp_path: Path) -> None:
     """`robovla bringup &` in a script: the shell starts it with SIGINT ignored."""
-    graph = Bringup(tmp_path, "--only", "task_manager,action_smoother,kinova_control,sim", ignore_sigint=True)
+    graph = Bringup(tmp_path, "--sim", "--only", "task_manager,action_smoother,kinova_control,sim", ignore_sigint=True)
     try:
         pids = graph.pids()
         wait_graph_ready(("task_manager", "action_smoother", "kinova_control", "sim"))
@@ -130,7 +130,7 @@ def test_sigint_stops_a_background_bringup_whose_shell_ignored_it(tmp_path: Path
 
 def test_a_killed_supervisor_takes_its_graph_with_it(tmp_path: Path) -> None:
     """SIGKILL cannot be forwarded: the kernel's parent-death signal stops the children."""
-    graph = Bringup(tmp_path, "--only", "task_manager,action_smoother,kinova_control")
+    graph = Bringup(tmp_path, "--sim", "--only", "task_manager,action_smoother,kinova_control")
     try:
         pids = graph.pids()
         wait_graph_ready(("task_manager", "action_smoother", "kinova_control"))
@@ -143,7 +143,7 @@ def test_a_killed_supervisor_takes_its_graph_with_it(tmp_path: Path) -> None:
 
 
 def test_a_dying_process_stops_the_graph(tmp_path: Path) -> None:
-    graph = Bringup(tmp_path, "--only", "task_manager,action_smoother,kinova_control")
+    graph = Bringup(tmp_path, "--sim", "--only", "task_manager,action_smoother,kinova_control")
     try:
         pids = graph.pids()
         wait_graph_ready(("task_manager", "action_smoother", "kinova_control"))
@@ -160,7 +160,7 @@ def test_rviz_without_rviz2_starts_nothing(tmp_path: Path) -> None:
 
     if shutil.which("rviz2"):
         pytest.skip("rviz2 is installed here")
-    proc = subprocess.run([robovla_command(), "bringup", "--rviz", "--log-dir", str(tmp_path)], env=install_env(),
+    proc = subprocess.run([robovla_command(), "bringup", "--sim", "--rviz", "--log-dir", str(tmp_path)], env=install_env(),
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "rviz2 is not installed" in proc.stderr and "nothing was started" in proc.stderr
     assert not list(tmp_path.iterdir()), "no process was started (none wrote a log)"

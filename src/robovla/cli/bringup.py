@@ -29,7 +29,8 @@ import time
 from pathlib import Path
 from typing import IO
 
-from robovla.graph import NodeSpec, ProcessSpec, config_dir, group_processes, resolve_graph, write_params_file
+from robovla.graph import (LaunchError, NodeSpec, ProcessSpec, choose_sim, config_dir, graph_arguments, group_processes,
+                           resolve_graph, write_params_file)
 
 log = logging.getLogger("robovla.bringup")
 
@@ -39,14 +40,14 @@ _PR_SET_PDEATHSIG = 1
 
 def register(sub, help_text: str) -> None:
     p = sub.add_parser("bringup", help=help_text, description=__doc__.splitlines()[0])
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--sim", dest="sim", action="store_true", default=True, help="with the MuJoCo Gen3 sim (default)")
-    mode.add_argument("--robot", dest="sim", action="store_false", help="real robot: ros2_kortex must already run")
+    mode = p.add_mutually_exclusive_group()  # one of them is required: robovla.graph.choose_sim says why
+    mode.add_argument("--sim", dest="sim", action="store_const", const="true", default="",
+                      help="with the MuJoCo Gen3 sim")
+    mode.add_argument("--robot", dest="sim", action="store_const", const="false",
+                      help="a real Gen3: ros2_kortex must already run")
     p.add_argument("--config", help="parameter file replacing config/robovla.yaml")
-    p.add_argument("--checkpoint", help="policy: a VLA checkpoint dir or scripted[:pattern] "
-                   "(default: the committed demo VLA in the sim, the config's policy on a robot)")
-    p.add_argument("--cameras", help="comma-separated camera names")
-    p.add_argument("--control-mode", choices=["twist", "joint_trajectory"])
+    for name, arg in graph_arguments().items():  # the launch file's, from config/graph.yaml
+        p.add_argument("--" + name.replace("_", "-"), dest=name, choices=arg.choices or None, help=arg.help)
     p.add_argument("--namespace", default="", help="ROS namespace for the whole graph")
     p.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE", help="override a parameter")
     p.add_argument("--record", action="store_true", help="also start the recorder node")
@@ -173,12 +174,16 @@ def stop_graph(procs: list[tuple[ProcessSpec, subprocess.Popen]], timeout: float
     return codes
 
 
+CHOOSE_ARM = "--sim (the MuJoCo sim) or --robot (a real Gen3; ros2_kortex must already run)"
+
+
 def run(args: argparse.Namespace) -> int:
-    arguments = {"checkpoint": args.checkpoint, "cameras": args.cameras, "control_mode": args.control_mode}
+    arguments = {name: getattr(args, name, None) for name in graph_arguments()}
     try:
-        specs = resolve_graph(sim=args.sim, arguments=arguments, overrides=parse_overrides(args.set),
+        sim = choose_sim(args.sim, choices=CHOOSE_ARM)
+        specs = resolve_graph(sim=sim, arguments=arguments, overrides=parse_overrides(args.set),
                               config_file=args.config, record=args.record)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, LaunchError) as exc:
         log.error("%s", exc)
         return 1
     if args.only:

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from robovla.cli.bringup import start_graph, stop_graph
+from robovla.control.liveness import watched
 from robovla.graph import NodeSpec, resolve_graph
 
 log = logging.getLogger("robovla.session")
 
 #: the nodes a scripted-expert run needs: the expert acts inside the sim node and its commands go
 #: through kinova_control to the ros2_kortex interfaces; goals through the task manager
-EXPERT_NODES = ("sim", "kinova_control", "task_manager")
+EXPERT_NODES = ("sim", "kinova_control", "task_manager", "safety_monitor")
 
 
 class SimSession:
@@ -32,6 +33,8 @@ class SimSession:
         # expert's demonstrations and success rates were measured (a robot holds it by default)
         overrides = {"task_manager.success_source": "topic", "kinova_control.release_gripper_at_episode_end": True,
                      **overrides}
+        if nodes is not None:  # the sim's expert drives the arm with no vla_inference to watch
+            overrides.setdefault("kinova_control.required_heartbeats", watched(nodes))
         self.specs: list[NodeSpec] = resolve_graph(sim=True, arguments=arguments or {}, overrides=overrides,
                                                    record=recorder)
         if nodes is not None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from robovla.control.safety.limits import clip_twist
 from robovla.policy.types import GRIPPER_INDEX, ActionChunk
 
 FUSION_MODES = ("temporal_ensemble", "weighted_average", "average", "latest_only")
@@ -161,11 +162,12 @@ class VelocitySmoother:
         if out is None:
             return None
         vel, gripper = out
-        vel = _clip_norm(vel, self.cfg.max_linear_speed, self.cfg.max_angular_speed)
+        # the same norm cap as the safety filter's speed rules (one function): scaled, direction kept
+        vel = clip_twist(vel, self.cfg.max_linear_speed, self.cfg.max_angular_speed)
         if self._last_t is not None and t > self._last_t:
             h = t - self._last_t
             delta = vel - self._last_cmd
-            delta = _clip_norm(delta, self.cfg.max_linear_accel * h, self.cfg.max_angular_accel * h)
+            delta = clip_twist(delta, self.cfg.max_linear_accel * h, self.cfg.max_angular_accel * h)
             vel = self._last_cmd + delta
         self._last_cmd, self._last_t = vel, t
         return vel, gripper
@@ -174,14 +176,4 @@ class VelocitySmoother:
         """Forget the commanded velocity (the arm was stopped from outside)."""
         self._last_cmd = np.zeros(6)
         self._last_t = t
-
-
-def _clip_norm(v: np.ndarray, max_lin: float, max_ang: float) -> np.ndarray:
-    out = np.array(v, dtype=np.float64)
-    for sl, limit in ((slice(0, 3), max_lin), (slice(3, 6), max_ang)):
-        n = float(np.linalg.norm(out[sl]))
-        if n > limit:
-            out[sl] *= limit / n
-    return out
-
 

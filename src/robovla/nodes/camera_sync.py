@@ -3,7 +3,9 @@
 Approximate-time matching (message_filters' ApproximateTimeSynchronizer semantics: queue size
 per input, slop) over every camera and /joint_states; images are decoded and resized only for
 matched sets. Frames that never match, arrive out of order or cannot be decoded are counted
-and logged, never forwarded.
+and logged, never forwarded. A camera's topic is the graph's camera/<name>/image_raw or its
+driver's (`camera_preset`, `camera_topics`: topics.camera_topics), `<topic>/compressed` for a
+compressed one.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from robovla.nodes.common.runner import run
 @dataclass
 class CameraSyncParams:
     cameras: list[str] = field(default_factory=lambda: ["front", "wrist"])
-    compressed: list[bool] = field(default_factory=lambda: [False, False])
+    compressed: list[bool] = field(default_factory=lambda: [False, False])  # per camera: <topic>/compressed
+    camera_preset: str = "sim"  # the drivers' topic names: sim | realsense | usb_cam (topics.CAMERA_PRESETS)
+    camera_topics: list[str] = field(default_factory=list)  # NAME=TOPIC: a camera's raw topic, over the preset
     queue_size: int = 10  # per camera
     joint_queue_size: int = 200  # joint states come at 40 Hz - 1 kHz
     slop: float = 0.02  # s
@@ -51,6 +55,10 @@ class CameraSync(Node):
         if len(p.compressed) not in (0, len(p.cameras)):
             raise ValueError(f"'compressed' has {len(p.compressed)} entries for {len(p.cameras)} cameras")
         compressed = p.compressed or [False] * len(p.cameras)
+        sources = topics.camera_topics(p.cameras, p.camera_preset, p.camera_topics)
+        unread = sorted(set(topics.parse_camera_topics(p.camera_topics)) - set(p.cameras))
+        if unread:  # the launch refuses this; a hand-set parameter or a checkpoint's cameras get here
+            self.get_logger().warning(f"camera_topics names {unread}, which are not among the cameras {p.cameras}")
         self.resize = ResizeSpec(p.image_width, p.image_height, p.crop)
         # One OpenCV thread: a 240x240 -> 224 resize took 89 us with OpenCV's default pool on
         # 2 cores and 59 us without it (/tmp microbenchmark, this VM); on a loaded machine
@@ -62,17 +70,18 @@ class CameraSync(Node):
         self.decode_errors = 0
         self.episode_id = ""
         self.pub = IntraProcessPublisher(self, Observation, topics.OBSERVATION, qos.COMMAND)
+        subscribed = []
         for i, (name, is_compressed) in enumerate(zip(p.cameras, compressed)):
             msg_type = CompressedImage if is_compressed else Image
-            self.create_subscription(
-                msg_type, topics.camera_topic(name, is_compressed), lambda m, i=i: self._on_input(i, m), qos.SENSOR
-            )
+            sub = self.create_subscription(msg_type, topics.compressed_topic(sources[name], is_compressed),
+                                           lambda m, i=i: self._on_input(i, m), qos.SENSOR)
+            subscribed.append(f"{name}={sub.topic_name}")
         self.joint_index = len(p.cameras)
         self.create_subscription(JointState, topics.JOINT_STATES, lambda m: self._on_input(self.joint_index, m), qos.SENSOR)
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
         self.create_timer(p.stats_period_s, self._log_stats)
         self.get_logger().info(
-            f"syncing cameras {p.cameras} + joint states (queue {p.queue_size}, slop {p.slop * 1e3:.0f} ms) "
+            f"syncing cameras {', '.join(subscribed)} + joint states (queue {p.queue_size}, slop {p.slop * 1e3:.0f} ms) "
             f"-> {p.image_width}x{p.image_height}"
         )
 

@@ -30,10 +30,13 @@ from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from robovla.control import kinematics
+from robovla.control.latency import ObservationAgeConfig, ObservationAgeLimit
+from robovla.control import liveness
+from robovla.control.liveness import Heartbeats
 from robovla.control.controllers import MODE_CONTROLLERS, required_switch, restore_switch
 from robovla.control.safety import SafetyConfig, SafetyFilter
 from robovla.control.trajectory import trajectory_to_rest
-from robovla.msg import ArmCommand, ControlStatus, Instruction
+from robovla.msg import ArmCommand, ControlStatus, Heartbeat, Instruction
 from robovla.nodes.common import qos, topics
 from robovla.nodes.common.background import wait_future
 from robovla.nodes.common.controller_client import ControllerManagerClient
@@ -49,11 +52,19 @@ GRIPPER_INTERFACES = ("parallel", "gripper_command", "none")
 @dataclass
 class KinovaControlParams:
     mode: str = "twist"
-    watchdog_s: float = 0.5  # max age of the last command and of the observation behind it
-    lease_s: float = 1.0  # end the episode when task_manager's heartbeat (the instruction) is this old
+    watchdog_s: float = 0.2  # max age of the last command from the smoother (50 Hz, same process)
+    # processes the arm's safety depends on (robovla/heartbeat, 40 Hz): the arm pauses while one
+    # is later than heartbeat_timeout_s; the episode ends when task_manager's is lease_s late
+    required_heartbeats: list[str] = field(default_factory=lambda: list(liveness.WATCHED))
+    heartbeat_timeout_s: float = 0.1  # 4 beats at 40 Hz (MoveIt Servo's command timeout is 0.1 s too)
+    lease_s: float = 1.0
+    # /joint_states from the real joint_state_broadcaster come at the controller_manager rate
+    # (1 kHz on the Gen3): handle at most one per this period (0 = every message)
+    joint_state_min_period_s: float = 0.0
+    moving_joint_speed: float = 0.02  # rad/s: faster = the arm moves (fault reset refused)
     rate_hz: float = 50.0  # watchdog / hold rate
     angular_units: str = "deg"  # what the twist controller takes: 'deg' (kortex driver) or 'rad'
-    trajectory_lookahead_s: float = 0.1  # joint mode: the commanded velocity holds this long, then ramps to rest
+    trajectory_lookahead_s: float = 0.06  # joint mode: the commanded velocity holds this long, then ramps to rest
     joint_names: list[str] = field(default_factory=lambda: list(kinematics.GEN3_JOINT_NAMES))
     gripper_interface: str = "parallel"
     gripper_joint: str = "robotiq_85_left_knuckle_joint"
@@ -78,6 +89,8 @@ class KinovaControlParams:
             raise ValueError(f"angular_units must be 'deg' or 'rad', got {self.angular_units!r}")
         if not self.watchdog_s > 0:
             raise ValueError("watchdog_s must be positive")
+        if not 0 < self.heartbeat_timeout_s <= self.lease_s:
+            raise ValueError("need 0 < heartbeat_timeout_s <= lease_s")
 
 
 class KinovaControl(Node):
@@ -85,11 +98,17 @@ class KinovaControl(Node):
         super().__init__("kinova_control")
         self.p = declare_config(self, KinovaControlParams)
         self.safety = SafetyFilter(declare_config(self, SafetyConfig, prefix="safety."))
+        self.obs_age = ObservationAgeLimit(declare_config(self, ObservationAgeConfig, prefix="observation_age."))
+        self.heartbeats = Heartbeats(self.p.required_heartbeats, self.p.heartbeat_timeout_s)
         self.q: np.ndarray | None = None
+        self.joint_speed = 0.0
+        self._last_joints_t = -np.inf
         self.active, self.episode_id = False, ""
         self.last_cmd_time = -np.inf
-        self.lease_time = -np.inf
         self.last_obs_stamp = -np.inf
+        self._last_chunk_obs = None
+        self.faulted = False
+        self.paused = ""  # why the arm is held still mid-episode ("" = it is not)
         self.stopped = True
         self.gripper_closed: bool | None = None
         self.refused = 0
@@ -101,21 +120,27 @@ class KinovaControl(Node):
         self.sent_pub = self.create_publisher(ArmCommand, topics.SENT_COMMAND, qos.COMMAND)
         self.gripper_client = self._make_gripper_client()
         self.status_pub = self.create_publisher(ControlStatus, topics.CONTROL_STATUS, qos.LATCHED)
-        self.ready, self.controller = False, ""
+        self.ready, self.controller, self.status_message = None, "", ""
+        self._status_lock = threading.Lock()
+        self._controllers_ok, self._controllers_msg = False, "switching controllers"
         self.controllers: ControllerManagerClient | None = None
         if self.p.manage_controllers:
             self.controllers = ControllerManagerClient(side_node(self, "controllers"))
-            self._publish_status(False, "switching controllers")
+            self._update_status()
             threading.Thread(target=self._activate_controller, name="controllers", daemon=True).start()
         else:
-            self._publish_status(True, "controllers managed by the user (manage_controllers: false)")
+            self._set_controllers(True, "controllers managed by the user (manage_controllers: false)")
         self.create_subscription(JointState, topics.JOINT_STATES, self._on_joints, qos.SENSOR)
+        self.create_subscription(Heartbeat, topics.HEARTBEAT, self._on_heartbeat, qos.HEARTBEAT)
+        self._watch_faults()
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
         subscribe(self, ArmCommand, topics.ARM_COMMAND, self._on_command, qos.COMMAND)
         self._make_fault_passthrough(side_node(self), group)
         self.create_timer(1.0 / self.p.rate_hz, self._watchdog)
         self.get_logger().info(
-            f"{self.p.mode} control, watchdog {self.p.watchdog_s:.2f} s, limits "
+            f"{self.p.mode} control, watchdog {self.p.watchdog_s:.2f} s, observation age limit "
+            f"{self.obs_age.summary()}, heartbeats {list(self.heartbeats.required)} within "
+            f"{self.p.heartbeat_timeout_s:.2f} s, lease {self.p.lease_s:.2f} s, limits "
             f"{self.safety.cfg.max_linear_speed} m/s / {self.safety.cfg.max_angular_speed} rad/s"
         )
 
@@ -124,19 +149,28 @@ class KinovaControl(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_joints(self, msg: JointState) -> None:
+        now = self._now()
+        if now - self._last_joints_t < self.p.joint_state_min_period_s:
+            return  # decimated (1 kHz from the real joint_state_broadcaster)
         index = {n: i for i, n in enumerate(msg.name)}
         if any(n not in index for n in self.p.joint_names) or len(msg.position) != len(msg.name):
             return
         q = np.array([msg.position[index[n]] for n in self.p.joint_names])
         if np.all(np.isfinite(q)):
-            self.q = q
+            self.q, self._last_joints_t = q, now
+        if len(msg.velocity) == len(msg.name):
+            v = np.array([msg.velocity[index[n]] for n in self.p.joint_names])
+            self.joint_speed = float(np.abs(v).max()) if np.all(np.isfinite(v)) else np.inf
+
+    def _on_heartbeat(self, msg: Heartbeat) -> None:
+        self.heartbeats.beat(msg.node, self._now())
 
     def _on_instruction(self, msg: Instruction) -> None:
-        self.lease_time = self._now()
         was_active, previous = self.active, self.episode_id
         self.active, self.episode_id = bool(msg.active), msg.episode_id
         if self.active and msg.episode_id != previous:
             self.gripper_closed = None  # a reset scene may have moved it: the first target always goes out
+            self.obs_age.reset_interval()
         if was_active and not self.active:
             self.get_logger().info(f"episode {msg.episode_id} ended: stopping the arm")
             self.stop()
@@ -151,9 +185,17 @@ class KinovaControl(Node):
             self._refuse(f"the arm is not ready: {self.status_message}")
             return
         now = self._now()
-        obs_age = now - to_sec(msg.observation_stamp)
-        if obs_age > self.p.watchdog_s:
-            self._refuse(f"command answers an observation {obs_age:.2f} s old (> watchdog {self.p.watchdog_s} s)")
+        obs = to_sec(msg.observation_stamp)
+        if obs != self._last_chunk_obs:  # the first command answering a new chunk
+            self._last_chunk_obs = obs
+            if self.obs_age.on_chunk(now, obs):
+                self.get_logger().info(f"observation age limit {self.obs_age.summary()}")
+        if self.paused or self.faulted:
+            self.stop()
+            return
+        obs_age = now - obs
+        if obs_age > self.obs_age.limit_s:
+            self._refuse(f"command answers an observation {obs_age:.2f} s old (limit {self.obs_age.summary()})")
             return
         if self.q is None:
             self._refuse("no joint state received yet: cannot place the command in the tool frame")
@@ -163,9 +205,9 @@ class KinovaControl(Node):
         ang = np.array([t.angular.x, t.angular.y, t.angular.z])
         ee = kinematics.forward_kinematics(self.q)
         safe = self.safety.filter(lin, ang, msg.gripper if msg.gripper >= 0 else 0.0, ee)
-        if safe.notes:
+        if safe.applied:  # each note names the rule that acted: "<rule> clip|stop: <reason>"
             self.get_logger().warning("safety: " + "; ".join(safe.notes), throttle_duration_sec=1.0)
-        if not (np.any(safe.linear) or np.any(safe.angular)) and "stopped" in " ".join(safe.notes):
+        if safe.stopped:
             self.stop()
             return
         self.last_cmd_time, self.last_obs_stamp = now, to_sec(msg.observation_stamp)
@@ -246,15 +288,26 @@ class KinovaControl(Node):
 
     def _watchdog(self) -> None:
         now = self._now()
-        if self.active and now - self.lease_time > self.p.lease_s:
+        self._update_status(now)
+        if self.active and "task_manager" in self.heartbeats.required and \
+                self.heartbeats.age("task_manager", now) > self.p.lease_s:
             self.get_logger().error(f"episode {self.episode_id}: no heartbeat from task_manager for "
-                                    f"{now - self.lease_time:.2f} s (lease {self.p.lease_s:.2f} s): ending it")
-            self.active = False
+                                    f"{self.heartbeats.age('task_manager', now):.2f} s "
+                                    f"(lease {self.p.lease_s:.2f} s): ending it")
+            self.active, self.paused = False, ""
             self.stop()
             return
+        pause = self.heartbeats.describe(now) if self.active else ""
+        if bool(pause) != bool(self.paused):
+            if pause:
+                self.get_logger().error(f"arm paused: {pause} (late > {self.p.heartbeat_timeout_s:.2f} s)")
+                self.stop()
+            else:
+                self.get_logger().info("heartbeats back: motion commands accepted again")
+        self.paused = pause
         if self.stopped:
             return
-        if now - self.last_cmd_time > self.p.watchdog_s or now - self.last_obs_stamp > self.p.watchdog_s:
+        if now - self.last_cmd_time > self.p.watchdog_s or now - self.last_obs_stamp > self.obs_age.limit_s:
             self.get_logger().warning(
                 f"watchdog: no fresh command for {now - self.last_cmd_time:.2f} s "
                 f"(observation age {now - self.last_obs_stamp:.2f} s): stopping"
@@ -266,22 +319,45 @@ class KinovaControl(Node):
         if self.controllers is not None and self.ready:
             self._release_controller()
 
-    # ---------------------------------------------------------------- controllers
-    def _publish_status(self, ready: bool, message: str) -> None:
-        self.ready, self.status_message = ready, message
-        msg = ControlStatus(ready=ready, mode=self.p.mode, active_controller=self.controller, message=message)
-        msg.header.stamp = self.get_clock().now().to_msg()
-        self.status_pub.publish(msg)
+    # ---------------------------------------------------------------- readiness
+    def _set_controllers(self, ok: bool, message: str) -> None:
+        self._controllers_ok, self._controllers_msg = ok, message
+        self._update_status()
+
+    def _status(self, now: float) -> tuple[bool, str]:
+        """(ready, why): controllers, arm fault, and the processes that stop the arm if we die."""
+        if not self._controllers_ok:
+            return False, self._controllers_msg
+        if self.faulted:
+            return False, (f"the arm is in fault ({topics.INTERNAL_FAULT}): once it is stopped, "
+                           f"reset it with {topics.CONTROL_RESET_FAULT}")
+        gone = [n for n in self.heartbeats.required if n != "task_manager" and self.heartbeats.age(n, now) > self.p.lease_s]
+        if gone:
+            return False, f"no heartbeat from {', '.join(gone)} for over {self.p.lease_s:.1f} s: is it running?"
+        return True, self._controllers_msg
+
+    def _update_status(self, now: float | None = None) -> None:
+        """Publish robovla/control_status when readiness or its reason changes (latched)."""
+        ready, message = self._status(self._now() if now is None else now)
+        with self._status_lock:
+            if (ready, message) == (self.ready, self.status_message):
+                return
+            self.ready, self.status_message = ready, message
+            msg = ControlStatus(ready=ready, mode=self.p.mode, active_controller=self.controller, message=message)
+            msg.header.stamp = self.get_clock().now().to_msg()
+            self.status_pub.publish(msg)
         if ready:  # one call site per severity: rclpy refuses a call site whose severity changes
             self.get_logger().info(f"control status: {message}")
         else:
             self.get_logger().warning(f"control status: {message}")
 
+    # ---------------------------------------------------------------- controllers
+
     def _activate_controller(self) -> None:
         """Startup thread: make the mode's controller the active one, then verify."""
         assert self.controllers is not None
         if not self.controllers.wait(self.p.controller_timeout_s):
-            self._publish_status(False, f"no controller manager ({topics.LIST_CONTROLLERS}) within "
+            self._set_controllers(False, f"no controller manager ({topics.LIST_CONTROLLERS}) within "
                                         f"{self.p.controller_timeout_s:.0f} s: is the ros2_kortex driver running?")
             return
         deadline = time.monotonic() + self.p.controller_timeout_s
@@ -291,24 +367,24 @@ class KinovaControl(Node):
                 if not plan.empty:
                     ok, message = self.controllers.switch(plan, timeout_s=2.0)
                     if not ok:
-                        self._publish_status(False, f"switch_controller activate={list(plan.activate)} "
+                        self._set_controllers(False, f"switch_controller activate={list(plan.activate)} "
                                                     f"deactivate={list(plan.deactivate)} refused: {message}")
                         return
                 states = self.controllers.states(timeout_s=2.0)
                 break
             except ValueError as exc:
-                self._publish_status(False, str(exc))
+                self._set_controllers(False, str(exc))
                 return
             except TimeoutError as exc:
                 if time.monotonic() > deadline:
-                    self._publish_status(False, str(exc))
+                    self._set_controllers(False, str(exc))
                     return
         wanted = MODE_CONTROLLERS[self.p.mode][0]
         if states.get(wanted) != "active" or not required_switch(self.p.mode, states).empty:
-            self._publish_status(False, f"{wanted} is {states.get(wanted, 'not loaded')} after the switch")
+            self._set_controllers(False, f"{wanted} is {states.get(wanted, 'not loaded')} after the switch")
             return
         self.controller = wanted
-        self._publish_status(True, f"{wanted} active ({self.p.mode} mode)")
+        self._set_controllers(True, f"{wanted} active ({self.p.mode} mode)")
 
     def _release_controller(self) -> None:
         """Shutdown: deactivate our controller (clears a latched twist) and restore the configured one."""
@@ -360,8 +436,40 @@ class KinovaControl(Node):
         self.gripper_client.send_goal_async(goal)
         self.gripper_closed = close
 
+    def _watch_faults(self) -> None:
+        try:
+            from example_interfaces.msg import Bool
+        except ImportError:
+            self.get_logger().warning(f"example_interfaces missing: {topics.INTERNAL_FAULT} not watched")
+            return
+        self.create_subscription(Bool, topics.INTERNAL_FAULT, self._on_fault, qos.COMMAND)
+
+    def _on_fault(self, msg) -> None:
+        """A faulted arm stops by itself; what matters is that nothing is queued to resume when
+        the fault is reset (the driver resumes the latched twist): zero it, and refuse motion."""
+        faulted = bool(msg.data)
+        if faulted == self.faulted:
+            return
+        self.faulted = faulted
+        if faulted:
+            self.get_logger().error(f"arm fault on {topics.INTERNAL_FAULT}: stopping; the running goal is aborted")
+            self.stop()
+        else:
+            self.get_logger().info("arm fault cleared")
+        self._update_status()
+
+    def reset_fault_refusal(self) -> str | None:
+        """Why a fault reset must not go through now (None: it may)."""
+        if self.active:
+            return f"episode {self.episode_id} is running: cancel it before resetting the fault"
+        if self.joint_speed > self.p.moving_joint_speed:
+            return f"the arm is moving ({self.joint_speed:.3f} rad/s): reset only when it is stopped"
+        return None
+
     def _make_fault_passthrough(self, node: Node, group) -> None:
-        """The reset service waits on a client call, so both live on a side node (see runner)."""
+        """robovla/reset_fault: zero first, then the driver's reset, only with the arm stopped
+        and no episode running (the real driver resumes the latched twist after a reset).
+        The service waits on a client call, so both live on a side node (see runner)."""
         try:
             from example_interfaces.srv import Trigger
         except ImportError:
@@ -370,6 +478,12 @@ class KinovaControl(Node):
         client = node.create_client(Trigger, topics.RESET_FAULT, callback_group=group)
 
         def reset(_request, response):
+            refusal = self.reset_fault_refusal()
+            if refusal is not None:
+                response.success, response.message = False, f"fault reset refused: {refusal}"
+                self.get_logger().error(response.message)
+                return response
+            self.stop()  # the twist the driver latches and resumes after the reset is a zero
             if not client.wait_for_service(timeout_sec=2.0):
                 response.success, response.message = False, f"{topics.RESET_FAULT} is not available"
                 return response

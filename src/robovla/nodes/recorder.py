@@ -38,7 +38,9 @@ from robovla.nodes.common.runner import run, side_node
 class RecorderParams:
     output_dir: str = "~/robovla_demos"
     cameras: list[str] = field(default_factory=lambda: ["front"])
-    compressed: bool = False  # record /camera/<name>/image_raw/compressed instead of raw images
+    compressed: bool = False  # record each camera's <topic>/compressed instead of raw images
+    camera_preset: str = "sim"  # as camera_sync's: the drivers' topic names (topics.CAMERA_PRESETS)
+    camera_topics: list[str] = field(default_factory=list)  # as camera_sync's: NAME=TOPIC over the preset
     robot: str = GEN3_ROBOT
     camera_rate_hz: float = 30.0
     control_rate_hz: float = 100.0
@@ -65,7 +67,14 @@ class Recorder(Node):
                    (topics.INSTRUCTION, Instruction, "robovla/msg/Instruction", qos.LATCHED)]
         cam_cls, cam_type = ((CompressedImage, "sensor_msgs/msg/CompressedImage") if self.p.compressed
                              else (Image, "sensor_msgs/msg/Image"))
-        streams += [(topics.camera_topic(c, self.p.compressed), cam_cls, cam_type, qos.SENSOR) for c in self.p.cameras]
+        # a camera is written under the graph's name for it (/camera/<name>/image_raw[/compressed]),
+        # whichever driver topic it came from: the episode reader finds cameras by that name
+        self.camera_sources = topics.camera_topics(self.p.cameras, self.p.camera_preset, self.p.camera_topics)
+        for name, source in self.camera_sources.items():
+            sub = self.create_subscription(cam_cls, topics.compressed_topic(source, self.p.compressed),
+                                           self._make_cb("/" + topics.camera_topic(name, self.p.compressed),
+                                                         cam_type, camera=True), qos.SENSOR, raw=True)
+            self.camera_sources[name] = sub.topic_name
         for topic, cls, type_name, profile in streams:
             self.create_subscription(cls, topic, self._make_cb("/" + topic.lstrip("/"), type_name), profile,
                                      raw=True)
@@ -75,10 +84,10 @@ class Recorder(Node):
                                    goal_callback=lambda _g: GoalResponse.ACCEPT,
                                    cancel_callback=lambda _h: CancelResponse.ACCEPT,
                                    callback_group=ReentrantCallbackGroup())
-        self.get_logger().info(f"ready: {topics.RECORD_EPISODE} -> {self.root} (cameras {self.p.cameras})")
+        cams = ", ".join(f"{n}={t}" for n, t in self.camera_sources.items())
+        self.get_logger().info(f"ready: {topics.RECORD_EPISODE} -> {self.root} (cameras {cams})")
 
-    def _make_cb(self, topic: str, type_name: str):
-        is_cam = topic.startswith("/camera/")
+    def _make_cb(self, topic: str, type_name: str, camera: bool = False):
         is_instruction = type_name == "robovla/msg/Instruction"
 
         def cb(raw: bytes) -> None:
@@ -88,7 +97,7 @@ class Recorder(Node):
                 if self._writer is None:
                     return
                 self._writer.write_raw(topic, type_name, raw, self.get_clock().now().nanoseconds)
-                if is_cam:
+                if camera:
                     self._frames += 1
         return cb
 
@@ -113,7 +122,8 @@ class Recorder(Node):
         episode_id = goal.episode_id.strip() or new_episode_id()
         meta = EpisodeMetadata(episode_id=episode_id, instruction=goal.instruction, robot=self.p.robot,
                                operator_notes=goal.operator_notes, camera_names=list(self.p.cameras),
-                               camera_rate_hz=self.p.camera_rate_hz, control_rate_hz=self.p.control_rate_hz)
+                               camera_rate_hz=self.p.camera_rate_hz, control_rate_hz=self.p.control_rate_hz,
+                               extra={"camera_topics": dict(self.camera_sources)})
         with self._lock:
             if self._writer is not None:
                 result.success, result.message = False, "rejected: an episode is already being recorded"

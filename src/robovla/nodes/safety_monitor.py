@@ -2,12 +2,13 @@
 
   sub  robovla/sent_command (what kinova_control sent), joint_states (velocities)
   pub  twist_controller/commands: a zero Twist when it trips
+       robovla/heartbeat (40 Hz): kinova_control holds the arm still while this process is silent
   srv  controller_manager/switch_controller: deactivate twist_controller (clears the latched twist)
 
-robovla.control.monitor says when. The zero twist stops the arm at once if the driver takes it;
-deactivating twist_controller makes sure of it even if the silent process wakes up and sends an
-old command (a SIGSTOP'd process resumed). After a trip, restart the graph: kinova_control
-activates the controller again at start. In joint_trajectory mode every trajectory ends at rest,
+robovla.control.monitor says when. The zero twist stops the arm at once if the driver takes it
+(a control process that wakes up from a short stall resumes with fresh commands); a silence that
+lasts deactivates twist_controller, which stops the arm even if the zero was lost. After a
+deactivation, restart the graph: kinova_control activates the controller again at start. In joint_trajectory mode every trajectory ends at rest,
 so silence already stops the arm; the monitor then only reports.
 """
 
@@ -26,13 +27,14 @@ from robovla.control.monitor import CommandMonitor, MonitorConfig
 from robovla.msg import ArmCommand
 from robovla.nodes.common import qos, topics
 from robovla.nodes.common.controller_client import ControllerManagerClient
+from robovla.nodes.common.heartbeat import start_heartbeat
 from robovla.nodes.common.params import declare_config
 from robovla.nodes.common.runner import run, side_node
 
 
 @dataclass
 class SafetyMonitorParams:
-    deactivate_controller: bool = True  # also deactivate twist_controller on a trip
+    deactivate_controller: bool = True  # deactivate twist_controller when the silence lasts
 
 
 class SafetyMonitor(Node):
@@ -46,6 +48,7 @@ class SafetyMonitor(Node):
         self.create_subscription(ArmCommand, topics.SENT_COMMAND, self._on_sent, qos.COMMAND)
         self.create_subscription(JointState, topics.JOINT_STATES, self._on_joints, qos.SENSOR)
         self.create_timer(1.0 / self.monitor.cfg.rate_hz, self._check)
+        start_heartbeat(self)
         self.get_logger().info(f"watching {topics.SENT_COMMAND}: trips after "
                                f"{self.monitor.cfg.command_timeout_s:.2f} s of silence while moving")
 
@@ -62,14 +65,15 @@ class SafetyMonitor(Node):
             self.monitor.on_joint_velocities(np.asarray(msg.velocity[:7]))
 
     def _check(self) -> None:
-        why = self.monitor.check(self._now())
-        if why is None:
-            return
-        self.trips.append(why)
-        self.twist_pub.publish(Twist())
-        self.get_logger().error(f"TRIP: {why}: zero twist sent"
-                                + (", deactivating twist_controller" if self.p.deactivate_controller else ""))
-        if self.p.deactivate_controller:
+        now = self._now()
+        why = self.monitor.check(now)
+        if why is not None:
+            self.trips.append(why)
+            self.twist_pub.publish(Twist())
+            self.get_logger().error(f"TRIP: {why}: zero twist sent")
+        if self.p.deactivate_controller and self.monitor.should_deactivate(now):
+            self.get_logger().error(f"still no command after {self.monitor.cfg.deactivate_after_s:.2f} s: "
+                                    "deactivating twist_controller")
             threading.Thread(target=self._deactivate, name="trip", daemon=True).start()
 
     def _deactivate(self) -> None:

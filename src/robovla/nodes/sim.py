@@ -17,6 +17,11 @@ current episode (robovla/instruction), the sim/reset service (robovla/srv/ResetS
 seeded scene, or with keep_scene the next task of a CALVIN-style chain from the scene as it is),
 and sim/inject_fault (example_interfaces/Trigger: the arm faults, as it would on a joint jump).
 
+It never shares a graph with a real driver (or another sim): before it serves anything it looks
+for another joint_states publisher or controller_manager/list_controllers server and, if one is
+there, logs who and exits 1; one that appears later stops it too. Two of them would drive one
+/joint_states and answer each other's controller switches.
+
 With `expert: true` the scripted expert drives the arm the way a policy does: from privileged
 state it publishes robovla/arm_command (what action_smoother publishes) while an instruction is
 active, so its commands reach the arm through kinova_control and the ros2_kortex interfaces.
@@ -24,6 +29,8 @@ active, so its commands reach the arm through kinova_control and the ros2_kortex
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,7 +50,7 @@ from robovla.control import kinematics
 from robovla.msg import ArmCommand, Instruction, TaskOutcome
 from robovla.nodes.common import qos, topics
 from robovla.nodes.common.convert import rgb_to_image, to_sec
-from robovla.nodes.common.kortex_standin import DriverInterfaces
+from robovla.nodes.common.kortex_standin import DriverInterfaces, other_drivers
 from robovla.nodes.common.params import declare_config
 from robovla.nodes.common.runner import run, side_node
 from robovla.sim.config import SimConfig, camera_due
@@ -73,6 +80,8 @@ class SimNodeParams:
     chain_tasks: list[str] = field(default_factory=list)  # tasks a chain may continue with ([] = all)
     driver_distro: str = "jazzy"  # whose JTC rules the driver stand-in applies: jazzy | humble | kilted
     fault_rate_hz: float = 1.0  # fault_controller/internal_fault rate (sim time), and at once on a change
+    driver_check_s: float = 1.0  # at start, how long discovery may take to show a driver already there (0: no check)
+    driver_watch_period_s: float = 1.0  # then, how often to look for a second joint_states publisher (0: never)
 
     def __post_init__(self) -> None:
         if not self.speed > 0:
@@ -85,9 +94,18 @@ class SimNodeParams:
             get_task(name)  # an unknown name fails at startup, naming the choices
 
 
+class DriverConflict(RuntimeError):
+    """Another driver is on the graph: the sim must not serve next to it."""
+
+
+#: set when the sim stopped because of another driver, so that main() exits non-zero
+REFUSED = threading.Event()
+
+
 class SimNode(Node):
     def __init__(self) -> None:
         super().__init__("sim")
+        joined = time.monotonic()  # discovery runs while the scene loads
         self.p = declare_config(self, SimNodeParams)
         cfg = SimConfig.from_yaml(self.p.config_file) if self.p.config_file else SimConfig()
         self.env = Gen3SimEnv(cfg)
@@ -97,6 +115,11 @@ class SimNode(Node):
         self.seed = self.p.seed
         self.episode_id = ""
         self.reported = False
+        if self.p.driver_check_s > 0:
+            others = other_drivers(self, wait_s=joined + self.p.driver_check_s - time.monotonic())
+            if others:
+                self.env.close()
+                raise DriverConflict(self._refusal(others))
         self.driver = KortexDriverModel(tuple(kinematics.GEN3_JOINT_NAMES), distro=self.p.driver_distro)
         # joint_state_broadcaster publishes reliable (the default QoS): so does the stand-in, and a
         # best-effort subscriber (the graph's) matches both
@@ -128,10 +151,30 @@ class SimNode(Node):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sim-loop", daemon=True)
         self._thread.start()
+        if self.p.driver_watch_period_s > 0:
+            self.create_timer(self.p.driver_watch_period_s, self._watch_drivers)
         self.get_logger().info(
             f"sim ready: task={self.p.task or '-'} real_time={self.p.real_time} speed={self.p.speed} "
             f"expert={self.p.expert} cameras={list(cfg.cameras)}"
         )
+
+    # ---------------------------------------------------------------- another driver
+    def _refusal(self, others: list[str]) -> str:
+        text = (f"another driver is on this ROS graph: {'; '.join(others)}. The sim and a real arm (or a second "
+                f"sim) must never both drive joint_states: stop it, or run the sim on another ROS_DOMAIN_ID")
+        REFUSED.set()
+        self.get_logger().error(text)
+        return text
+
+    def _watch_drivers(self) -> None:
+        """A driver started after the sim: stop publishing, then end the process (exit 1)."""
+        if self.count_publishers(topics.JOINT_STATES) <= 1:
+            return
+        others = other_drivers(self, joint_states_own=1)
+        if others and not self._stop.is_set():
+            self._stop.set()  # the loop publishes no more
+            self._refusal(others)
+            os.kill(os.getpid(), signal.SIGTERM)  # robovla.nodes.common.runner's clean shutdown
 
     # ---------------------------------------------------------------- commands
     def _on_twist(self, msg: Twist) -> None:
@@ -339,7 +382,11 @@ NODE = SimNode  # the class robovla.nodes.container instantiates
 
 
 def main() -> int:
-    return run(NODE)
+    try:
+        code = run(NODE)
+    except DriverConflict:  # logged where it was found
+        return 1
+    return 1 if REFUSED.is_set() else code
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from rclpy.node import Node
 from robovla.action import ExecuteInstruction
 from robovla.msg import ActionChunk, ControlStatus, Instruction, TaskOutcome
 from robovla.nodes.common import qos, topics
+from robovla.nodes.common.heartbeat import start_heartbeat
 from robovla.nodes.common.params import declare_config
 from robovla.nodes.common.runner import run, side_node
 from robovla.srv import ReportOutcome
@@ -39,9 +40,6 @@ class TaskManagerParams:
     # kinova_control's robovla/control_status: a goal waits this long for ready=true (it is false
     # while the controllers are being switched at start), then is aborted with its message
     control_ready_timeout_s: float = 15.0
-    # the episode is a lease: the active instruction is re-sent this often, and kinova_control
-    # ends the episode by itself when it stops coming (a dead task manager stops the arm)
-    heartbeat_s: float = 0.25
 
     def __post_init__(self) -> None:
         if self.success_source not in SUCCESS_SOURCES:
@@ -90,7 +88,8 @@ class TaskManager(Node):
             callback_group=ReentrantCallbackGroup(),
         )
         self._latch("", "", active=False)
-        self.create_timer(self.p.heartbeat_s, self._heartbeat)
+        # kinova_control pauses the arm when the beat is late and ends the episode when it stops
+        start_heartbeat(self, episode=self._running_episode_id)
         self.get_logger().info(f"ready: {topics.EXECUTE_INSTRUCTION} (success from {self.p.success_source})")
 
     # ------------------------------------------------------------ goal lifecycle
@@ -185,8 +184,12 @@ class TaskManager(Node):
         self.control_status = msg
         if msg.ready:
             self._control_ready.set()
-        else:
-            self._control_ready.clear()
+            return
+        self._control_ready.clear()
+        episode = self.episode
+        if episode is not None and not episode.done.is_set():  # e.g. an arm fault mid-episode
+            episode.finish(False, f"aborted: the arm is not ready ({msg.message})")
+            self.get_logger().error(f"episode {episode.id} aborted: the arm is not ready ({msg.message})")
 
     def _control_problem(self) -> str | None:
         """Why the arm cannot run an episode now (None: it can). No kinova_control on the graph
@@ -223,11 +226,9 @@ class TaskManager(Node):
         response.accepted, response.message = True, f"episode {episode.id} ended"
         return response
 
-    def _heartbeat(self) -> None:
-        with self._lock:
-            episode = self.episode
-            if episode is not None and not episode.done.is_set():
-                self._latch(episode.id, episode.instruction, active=True)
+    def _running_episode_id(self) -> str:
+        episode = self.episode
+        return episode.id if episode is not None and not episode.done.is_set() else ""
 
     def _latch(self, episode_id: str, instruction: str, active: bool) -> None:
         msg = Instruction()

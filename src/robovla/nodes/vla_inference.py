@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from geometry_msgs.msg import Point
@@ -20,11 +20,13 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from robovla.control.frame_cache import FrameCache
 from robovla.control.intent import predicted_path
+from robovla.control.safety import DRIVER_MAX_ANGULAR_SPEED, DRIVER_MAX_LINEAR_SPEED, clip_steps, step_speeds
 from robovla.msg import ActionChunk, Instruction, ObservationWindow
 from robovla.nodes.common import qos, topics
 from robovla.nodes.common.convert import chunk_to_msg, msg_to_window
 from robovla.nodes.common.deferred import DeferredLatest
 from robovla.nodes.common.intra_process import IntraProcessPublisher, subscribe
+from robovla.nodes.common.heartbeat import start_heartbeat
 from robovla.nodes.common.params import declare_config
 from robovla.nodes.common.runner import run
 from robovla.policy.registry import load_policy
@@ -38,6 +40,10 @@ class InferenceParams:
     dt: float = 0.1  # policy step for policies that do not carry their own (scripted)
     horizon: int = 10
     max_abs_action: float = 0.5  # per-step delta sanity bound (m or rad); larger chunks are refused
+    # below that, each step is scaled to what the arm can do (delta / dt, as the smoother converts
+    # it): no chunk leaves this node faster; the smoother and kinova_control.safety cap it further
+    max_action_linear_speed: float = DRIVER_MAX_LINEAR_SPEED  # m/s
+    max_action_angular_speed: float = DRIVER_MAX_ANGULAR_SPEED  # rad/s
     publish_markers: bool = True
     marker_delay_s: float = 0.02  # markers go out after the chunk's way to the arm (nodes/common/deferred.py)
     frame_id: str = "base_link"
@@ -68,6 +74,10 @@ class VlaInference(Node):
                                    on_error=self._on_marker_error)
         self._thread = threading.Thread(target=self._inference_loop, name="vla-inference", daemon=True)
         self._thread.start()
+        # from the executor, not the inference thread: a dead or stopped perception process holds
+        # the arm within kinova_control's heartbeat timeout; a stalled model is caught by the
+        # observation-age limit instead
+        start_heartbeat(self)
 
     def _on_instruction(self, msg: Instruction) -> None:
         with self._lock:
@@ -126,6 +136,12 @@ class VlaInference(Node):
             worst = float(np.abs(actions[:, :6]).max())
             if worst > self.p.max_abs_action:
                 raise ValueError(f"policy returned a per-step delta of {worst:.3f} > max_abs_action {self.p.max_abs_action}")
+            lin, ang = step_speeds(actions, chunk.dt)
+            if lin > self.p.max_action_linear_speed or ang > self.p.max_action_angular_speed:
+                limits = (self.p.max_action_linear_speed, self.p.max_action_angular_speed)
+                chunk = replace(chunk, actions=clip_steps(actions, chunk.dt, *limits).astype(actions.dtype))
+                self.get_logger().warning(f"policy steps at {lin:.2f} m/s / {ang:.2f} rad/s scaled to "
+                                          f"{limits[0]} m/s / {limits[1]} rad/s", throttle_duration_sec=2.0)
         except Exception as exc:  # a policy failure must not take the node down
             self.failures += 1
             self.get_logger().error(f"policy step failed ({self.failures} so far): {exc}", throttle_duration_sec=2.0)

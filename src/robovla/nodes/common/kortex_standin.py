@@ -7,6 +7,7 @@ trajectory that ends moving)."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable
 
 from controller_manager_msgs.msg import ControllerState
@@ -71,3 +72,46 @@ class DriverInterfaces:
         self.node.get_logger().warning("fault injected: the arm stops until fault_controller/reset_fault")
         response.success, response.message = True, "arm in fault"
         return response
+
+
+def other_drivers(node: Node, wait_s: float = 0.0, period_s: float = 0.1, joint_states_own: int = 0,
+                  naming_s: float = 2.0) -> list[str]:
+    """Nodes other than `node` that publish its joint_states or serve its controller_manager/list_controllers:
+    a real driver (or another stand-in) on the same graph. A stand-in next to one would publish a second
+    /joint_states and answer controller switches meant for the arm. Polls the graph for up to `wait_s`
+    (discovery takes a moment); once one is seen, up to `naming_s` more until its node name is known
+    (DDS shows an endpoint before its node's name). `joint_states_own`: `node`'s own publishers."""
+    joint_states = node.resolve_topic_name(topics.JOINT_STATES)
+    service = node.resolve_service_name(topics.LIST_CONTROLLERS)
+    own = (node.get_name(), node.get_namespace())
+    deadline = time.monotonic() + wait_s
+    named_by: float | None = None
+    while True:
+        found: list[str] = []
+        publishers = [(i.node_name, i.node_namespace) for i in node.get_publishers_info_by_topic(joint_states)]
+        for _ in range(joint_states_own):
+            if own in publishers:
+                publishers.remove(own)
+        found += [f"{_full_name(n, ns)} (publishes {joint_states})" for n, ns in publishers]
+        if any(name == service for name, _ in node.get_service_names_and_types()):
+            for name, ns in node.get_node_names_and_namespaces():
+                if (name, ns) == own:
+                    continue
+                try:
+                    served = node.get_service_names_and_types_by_node(name, ns)
+                except Exception:  # the node left the graph in between
+                    continue
+                if any(s == service for s, _ in served):
+                    found.append(f"{_full_name(name, ns)} (serves {service})")
+        now = time.monotonic()
+        if found:
+            named_by = now + naming_s if named_by is None else named_by
+            if not any("_UNKNOWN_" in f for f in found) or now >= named_by:
+                return sorted(set(found))
+        elif now >= deadline:
+            return []
+        time.sleep(period_s)
+
+
+def _full_name(name: str, namespace: str) -> str:
+    return f"{namespace.rstrip('/')}/{name}"

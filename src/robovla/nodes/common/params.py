@@ -56,7 +56,7 @@ def declare_config(node: Node, cls: type[C], prefix: str = "") -> C:
         else:
             value = node.declare_parameter(name, default, descriptor).value
         if origin in (list, tuple):
-            value = list(value)
+            value = [] if value is None else list(value)  # an empty list in a params file reads as unset
         elif hint is float:
             value = float(value)
         values[f.name] = value

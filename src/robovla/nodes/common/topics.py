@@ -4,6 +4,11 @@ Names are relative so a `namespace` (launch arg) moves the whole graph, ros2_kor
 controllers included, the way kortex_bringup namespaces them.
 """
 
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
 # ros2_kortex (Kinova Gen3 driver) interfaces
 JOINT_STATES = "joint_states"
 TWIST_COMMANDS = "twist_controller/commands"
@@ -22,6 +27,7 @@ ARM_COMMAND = "robovla/arm_command"
 SENT_COMMAND = "robovla/sent_command"  # what kinova_control sent to the driver
 CONTROL_STATUS = "robovla/control_status"  # kinova_control's readiness (latched ControlStatus)
 INSTRUCTION = "robovla/instruction"
+HEARTBEAT = "robovla/heartbeat"  # Heartbeat from the processes the arm's safety depends on (40 Hz)
 TASK_OUTCOME = "robovla/task_outcome"
 INTENT_MARKERS = "robovla/intent_markers"
 EXECUTE_INSTRUCTION = "robovla/execute_instruction"
@@ -35,4 +41,56 @@ SIM_INJECT_FAULT = "sim/inject_fault"  # the simulator's own: fault the arm (exa
 
 
 def camera_topic(name: str, compressed: bool = False) -> str:
-    return f"camera/{name}/image_raw" + ("/compressed" if compressed else "")
+    """The graph's own camera topic (what the sim publishes); drivers' names: camera_topics()."""
+    return compressed_topic(CAMERA_PRESETS["sim"].format(name=name), compressed)
+
+
+#: where a camera driver publishes camera <name>'s raw image, relative like the graph's own names
+#: (image_transport adds `/compressed`). `sim` is the graph's convention, which the sim publishes;
+#: realsense2_camera >= 4.54 publishes /<camera_namespace>/<camera_name>/color/image_raw (defaults
+#: camera/camera), so `camera_name:=<name>` matches; usb_cam publishes image_raw in its namespace.
+CAMERA_PRESETS: dict[str, str] = {
+    "sim": "camera/{name}/image_raw",
+    "realsense": "camera/{name}/color/image_raw",
+    "usb_cam": "{name}/image_raw",
+}
+
+_TOKEN = r"[A-Za-z_][A-Za-z0-9_]*"
+_TOPIC = re.compile(rf"[~/]?{_TOKEN}(/{_TOKEN})*")
+
+
+def parse_camera_topics(entries: Iterable[str]) -> dict[str, str]:
+    """NAME=TOPIC entries -> {name: topic}; ValueError naming a malformed entry, so a typo in a launch
+    argument stops the launch instead of leaving a camera silent."""
+    out: dict[str, str] = {}
+    for entry in entries:
+        name, sep, topic = (part.strip() for part in str(entry).partition("="))
+        if not sep or not name or not topic:
+            raise ValueError(f"camera topic {entry!r}: expected NAME=TOPIC, e.g. front=/camera/camera/color/image_raw")
+        if not re.fullmatch(_TOKEN, name):
+            raise ValueError(f"camera topic {entry!r}: {name!r} is not a camera name")
+        if not _TOPIC.fullmatch(topic):
+            raise ValueError(f"camera topic {entry!r}: {topic!r} is not a valid ROS topic name")
+        if topic.rstrip("/").endswith("/compressed"):
+            raise ValueError(f"camera topic {entry!r}: give the raw image topic; the camera's `compressed` "
+                             f"flag subscribes to <topic>/compressed")
+        if name in out:
+            raise ValueError(f"camera topic {entry!r}: camera {name!r} is given twice")
+        out[name] = topic
+    return out
+
+
+def camera_topics(cameras: Iterable[str], preset: str = "sim", entries: Iterable[str] = ()) -> dict[str, str]:
+    """{camera: raw image topic}: the preset's, unless an entry names the camera. Entries for other
+    cameras are left out (one camera_topics value serves camera_sync and the recorder, whose cameras
+    may differ; robovla.graph refuses an entry that no node reads). ValueError: an unknown preset or
+    a malformed entry."""
+    if preset not in CAMERA_PRESETS:
+        raise ValueError(f"unknown camera preset {preset!r}; choose one of {', '.join(CAMERA_PRESETS)}")
+    given = parse_camera_topics(entries)
+    return {c: given.get(c, CAMERA_PRESETS[preset].format(name=c)) for c in cameras}
+
+
+def compressed_topic(topic: str, compressed: bool) -> str:
+    """image_transport's name for the compressed stream of a raw image topic."""
+    return topic + "/compressed" if compressed else topic

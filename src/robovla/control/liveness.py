@@ -1,0 +1,51 @@
+"""Is every process the arm's safety depends on still alive? Judged by heartbeat receipt times.
+
+A dead or hung process says nothing, so silence is the only signal there is: each watched process
+(task_manager, safety_monitor, vla_inference) publishes a heartbeat at 40 Hz and kinova_control holds the arm
+still while any is later than `timeout_s` (a pause: motion resumes by itself when the beat does),
+and ends the episode when task_manager's is later than the lease (a stall, not a death, costs a
+pause of the arm, not the goal). Times are seconds on the watcher's own clock at receipt, so the
+sender's clock does not matter.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+#: the processes kinova_control watches by default: the goal's owner, the monitor that stops the
+#: arm if control dies, and the policy (a dead perception process holds the arm in 0.1 s, not
+#: after the observation-age limit)
+WATCHED = ("task_manager", "safety_monitor", "vla_inference")
+
+
+def watched(present: Iterable[str]) -> list[str]:
+    """The default watch list reduced to the nodes a partial graph runs (e.g. the sim expert's)."""
+    names = set(present)
+    return [n for n in WATCHED if n in names]
+
+
+class Heartbeats:
+    def __init__(self, required: list[str] | tuple[str, ...], timeout_s: float) -> None:
+        if not timeout_s > 0:
+            raise ValueError(f"heartbeat timeout must be positive, got {timeout_s}")
+        self.required = tuple(required)
+        self.timeout_s = timeout_s
+        self.last: dict[str, float] = {}
+
+    def beat(self, node: str, t: float) -> None:
+        self.last[node] = t
+
+    def age(self, node: str, t: float) -> float:
+        return t - self.last.get(node, -math.inf)
+
+    def late(self, t: float) -> list[str]:
+        """Watched processes whose heartbeat is late at time t, in the configured order."""
+        return [n for n in self.required if self.age(n, t) > self.timeout_s]
+
+    def describe(self, t: float) -> str:
+        parts = []
+        for n in self.late(t):
+            age = self.age(n, t)
+            parts.append(f"{n} (never heard)" if math.isinf(age) else f"{n} ({age:.2f} s ago)")
+        return "no heartbeat from " + ", ".join(parts) if parts else ""

@@ -1,0 +1,89 @@
+"""When the arm is held still: heartbeats, the derived observation-age limit, the two-stage monitor."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from robovla.control.latency import ObservationAgeConfig, ObservationAgeLimit
+from robovla.control.liveness import Heartbeats
+from robovla.control.monitor import CommandMonitor, MonitorConfig
+
+
+def test_heartbeats_late_until_heard_and_after_timeout():
+    hb = Heartbeats(["task_manager", "safety_monitor"], timeout_s=0.15)
+    assert hb.late(0.0) == ["task_manager", "safety_monitor"]
+    assert "never heard" in hb.describe(0.0)
+    hb.beat("task_manager", 1.0)
+    hb.beat("safety_monitor", 1.0)
+    hb.beat("someone_else", 1.0)
+    assert hb.late(1.1) == [] and hb.describe(1.1) == ""
+    hb.beat("task_manager", 1.1)
+    assert hb.late(1.2) == ["safety_monitor"]
+    assert "safety_monitor (0.20 s ago)" in hb.describe(1.2)
+    assert math.isclose(hb.age("task_manager", 1.2), 0.1)
+    with pytest.raises(ValueError):
+        Heartbeats(["x"], timeout_s=0.0)
+
+
+def _feed(limit: ObservationAgeLimit, latency: float, period: float, n: int, t0: float = 0.0) -> float:
+    t = t0
+    for _ in range(n):
+        t += period
+        limit.on_chunk(t + latency, t)
+    return t
+
+
+def test_observation_age_limit_starts_at_max_then_follows_latency_and_period():
+    limit = ObservationAgeLimit(ObservationAgeConfig(max_s=0.5, min_s=0.1, margin_s=0.04, min_samples=10))
+    assert limit.limit_s == 0.5 and "not measured" in limit.summary()
+    _feed(limit, latency=0.03, period=0.1, n=30)
+    assert limit.limit_s == pytest.approx(0.03 + 0.1 + 0.04, abs=1e-6)
+    assert "inference latency p95 0.030" in limit.summary()
+    # a slower policy raises it (only chunk arrivals count, so it can go up), capped at max_s
+    _feed(limit, latency=0.2, period=0.1, n=60, t0=10.0)
+    assert limit.limit_s == pytest.approx(0.34, abs=1e-6)
+    _feed(limit, latency=0.6, period=0.1, n=60, t0=20.0)
+    assert limit.limit_s == 0.5
+
+
+def test_observation_age_limit_ignores_gaps_between_episodes_and_fixed_mode():
+    limit = ObservationAgeLimit(ObservationAgeConfig(min_samples=5))
+    _feed(limit, latency=0.02, period=0.1, n=20)
+    before = limit.limit_s
+    limit.reset_interval()
+    limit.on_chunk(100.0, 99.98)  # first chunk of the next episode: no interval sample of 90 s
+    assert max(limit.intervals) < 0.11 and limit.limit_s == pytest.approx(before)
+    fixed = ObservationAgeLimit(ObservationAgeConfig(fixed_s=0.3))
+    _feed(fixed, latency=0.01, period=0.05, n=50)
+    assert fixed.limit_s == 0.3 and "fixed" in fixed.summary()
+    with pytest.raises(ValueError):
+        ObservationAgeConfig(min_s=0.6, max_s=0.5)
+
+
+def test_monitor_zero_then_deactivate_and_rearms_when_commands_return():
+    m = CommandMonitor(MonitorConfig(command_timeout_s=0.1, deactivate_after_s=0.5))
+    assert m.check(5.0) is None  # nothing sent yet: nothing to watch
+    m.on_command(1.0, np.array([0.1, 0, 0]), np.zeros(3))
+    assert m.check(1.09) is None
+    why = m.check(1.11)
+    assert why is not None and "motion" in why
+    assert m.check(1.2) is None  # once per silence
+    assert not m.should_deactivate(1.4)
+    assert m.should_deactivate(1.51) and not m.should_deactivate(1.6)
+    m.on_command(2.0, np.array([0.1, 0, 0]), np.zeros(3))  # the process is back: re-armed
+    assert not m.tripped and not m.deactivated and m.check(2.05) is None
+
+
+def test_monitor_silent_after_a_zero_trips_only_if_the_joints_still_move():
+    m = CommandMonitor(MonitorConfig(command_timeout_s=0.1))
+    m.on_command(0.0, np.zeros(3), np.zeros(3))
+    m.on_joint_velocities(np.full(7, 0.001))
+    assert m.check(1.0) is None  # told to stop, and stopped: silence is fine
+    m.on_joint_velocities(np.array([0, 0, 0.3, 0, 0, 0, 0]))
+    why = m.check(1.1)
+    assert why is not None and "0.30 rad/s" in why
+    with pytest.raises(ValueError):
+        MonitorConfig(command_timeout_s=0.2, deactivate_after_s=0.1)
