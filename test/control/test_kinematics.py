@@ -161,3 +161,14 @@ def test_inverse_kinematics_reaches_reachable_pose() -> None:
     q, ok = kin.inverse_kinematics(target, q_goal + 0.1)
     assert ok
     assert np.allclose(kin.forward_kinematics(q)[:3, 3], target[:3, 3], atol=1e-4)
+
+
+def test_ik_velocity_scales_to_the_configured_joint_limits() -> None:
+    from robovla.control.kinematics import HOME_POSITION, JOINT_VELOCITY_LIMITS_CONFIGURED, ik_velocity
+
+    fast = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 3.0])  # 3 rad/s about z: beyond every joint limit
+    hw = ik_velocity(HOME_POSITION, fast)
+    cfg = ik_velocity(HOME_POSITION, fast, limits=JOINT_VELOCITY_LIMITS_CONFIGURED)
+    assert np.max(np.abs(cfg)) == pytest.approx(0.8727)
+    assert np.max(np.abs(hw)) > 1.2
+    np.testing.assert_allclose(cfg / np.linalg.norm(cfg), hw / np.linalg.norm(hw), atol=1e-9)  # direction kept

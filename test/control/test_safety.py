@@ -83,7 +83,7 @@ def test_non_finite_commands_and_poses_stop(bad: float) -> None:
 
 
 def test_speed_caps_and_config_checks() -> None:
-    assert SafetyConfig().tool_offset == [0.0, 0.0, 0.0], "the flange until the 2F-85 default is settled"
+    assert SafetyConfig().tool_offset == [0.0, 0.0, 0.145], "the 2F-85 pad ends (robovla.sim.scene) by default"
     f = SafetyFilter(SafetyConfig())
     safe = f.filter(np.array([5.0, 0, 0]), np.array([0, 0, 9.0]), 3.0, None)
     assert np.linalg.norm(safe.linear) == pytest.approx(0.25) and np.linalg.norm(safe.angular) == pytest.approx(1.0)

@@ -77,13 +77,13 @@ def test_fingertip_speed_counts_omega_x_r_and_needs_a_tool_offset() -> None:
     v_tip = safe.linear + np.cross(safe.angular, t[:3, :3] @ TWO_F85)
     assert np.linalg.norm(v_tip) == pytest.approx(0.1) and acted(safe) == [("fingertip_speed", "clip")]
     np.testing.assert_allclose(safe.angular / np.linalg.norm(safe.angular), [1, 0, 0]), "scaled, not bent"
-    flange_only = SafetyFilter(SafetyConfig(max_linear_speed=0.1))
+    flange_only = SafetyFilter(SafetyConfig(max_linear_speed=0.1, tool_offset=[0.0, 0.0, 0.0]))
     flange_only = flange_only.filter(np.array([0.05, 0, 0]), omega, 0.0, t)
     assert not flange_only.applied, "without a tool the fingertip is the flange"
 
 
 def test_flange_box_slows_the_approach_to_the_edge_and_names_the_axis() -> None:
-    f = SafetyFilter(SafetyConfig())  # tool at the flange: only flange_box holds the box
+    f = SafetyFilter(SafetyConfig(tool_offset=[0.0, 0.0, 0.0]))  # tool at the flange: only flange_box holds the box
     safe = f.filter(np.array([0.2, 0.1, 0.0]), ZERO, 0.0, pose([0.84, 0.0, 0.4]))
     assert acted(safe) == [("flange_box", "clip")] and "along x" in safe.applied[0].reason
     assert safe.linear[0] == pytest.approx((0.85 - 0.84) / f.cfg.lookahead_s)

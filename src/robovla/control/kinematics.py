@@ -63,6 +63,9 @@ JOINT_POSITION_LIMITS: np.ndarray = np.array(
 )
 #: Velocity limits (rad/s): the large actuators (joints 1-4) and the small ones (5-7).
 JOINT_VELOCITY_LIMITS: np.ndarray = np.array([1.3963] * 4 + [1.2218] * 3)
+#: What kortex_description's joint_limits.yaml allows (50 deg/s, every joint): the speed a
+#: trajectory we plan may ask of a joint, below the hardware maxima above.
+JOINT_VELOCITY_LIMITS_CONFIGURED: np.ndarray = np.full(7, 0.8727)
 #: Joint effort limits (N m), large / small actuators.
 JOINT_EFFORT_LIMITS: np.ndarray = np.array([39.0] * 4 + [9.0] * 3)
 
@@ -164,12 +167,13 @@ def jacobian(q: np.ndarray) -> np.ndarray:
     return jac
 
 
-def ik_velocity(q: np.ndarray, twist_base: np.ndarray, damping: float = 1e-3) -> np.ndarray:
+def ik_velocity(q: np.ndarray, twist_base: np.ndarray, damping: float = 1e-3,
+                limits: np.ndarray = JOINT_VELOCITY_LIMITS) -> np.ndarray:
     """Joint velocities realising a base-frame twist [vx, vy, vz, wx, wy, wz] (m/s, rad/s).
 
     Damped least squares qdot = J^T (J J^T + damping^2 I)^-1 twist, so it stays bounded near
     singularities; the result is scaled down uniformly (direction preserved) until no joint
-    exceeds JOINT_VELOCITY_LIMITS.
+    exceeds `limits` (default: the hardware maxima, JOINT_VELOCITY_LIMITS).
     """
     twist = np.asarray(twist_base, dtype=float)
     if twist.shape != (6,):
@@ -181,7 +185,7 @@ def ik_velocity(q: np.ndarray, twist_base: np.ndarray, damping: float = 1e-3) ->
     jac = jacobian(q)
     jjt = jac @ jac.T + (damping**2) * np.eye(6)
     qdot = jac.T @ np.linalg.solve(jjt, twist)
-    ratio = np.max(np.abs(qdot) / JOINT_VELOCITY_LIMITS)
+    ratio = np.max(np.abs(qdot) / np.asarray(limits, float))
     if ratio > 1.0:
         qdot = qdot / ratio
     return qdot

@@ -232,7 +232,7 @@ class KinovaControl(Node):
             tool = kinematics.base_twist_to_tool(self.q, twist_base, ee)
             self._publish_twist(tool[:3], tool[3:])
             return True
-        qdot = kinematics.ik_velocity(self.q, twist_base)
+        qdot = kinematics.ik_velocity(self.q, twist_base, limits=kinematics.JOINT_VELOCITY_LIMITS_CONFIGURED)
         points = trajectory_to_rest(self.q, qdot, self.p.trajectory_lookahead_s)
         for positions, _, _ in points:
             violations = kinematics.check_joint_limits(positions)

@@ -28,11 +28,10 @@ class SafetyConfig:
     workspace_max: list[float] = field(default_factory=lambda: [0.85, 0.55, 0.80])
     lookahead_s: float = 0.1  # flange_box, fingertip_box: no edge may be crossed within this time
     max_gripper: float = 1.0  # gripper_range
-    # fingertip point in end_effector_link (m). Measure your tool and set it: the Robotiq 2F-85
-    # pads reach 0.145 m as the sim models them (robovla.sim.scene). The default is still the
-    # flange (zeros): with 0.145 the scripted expert's stack_blocks through ROS at 10x real time
-    # fell from 12/12 to 8/12 and 11/12, which is not understood yet (docs/robot.md).
-    tool_offset: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    # fingertip point in end_effector_link (m): the Robotiq 2F-85's pad ends as the sim models them
+    # (robovla.sim.scene), the gripper kortex_bringup mounts by default. Measure your own tool:
+    # this number was not read from robotiq_description. [0, 0, 0] guards the flange only.
+    tool_offset: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.145])
     table_z: float = 0.0  # m, base_link: the table top the fingertips must stay above (fingertip_box)
     table_margin: float = 0.005  # m kept between fingertips and table
 
