@@ -311,6 +311,8 @@ def test_camera_topics_reach_camera_sync_and_the_recorder_from_one_argument() ->
     ({"cameras": "front", "camera_topics": "wrist=/image_raw"}, "names 'wrist', which is not among"),
     ({"camera_preset": "webcam"}, "camera_preset 'webcam': choose one of sim, realsense, usb_cam"),
     ({"control_mode": "velocity"}, "control_mode 'velocity': choose one of twist, joint_trajectory"),
+    ({"max_linear_speed": "fast"}, "max_linear_speed 'fast': not a number"),
+    ({"max_angular_speed": "-1"}, "max_angular_speed '-1': must be positive"),
 ])
 def test_a_bad_camera_argument_stops_the_launch(values: dict[str, str], message: str) -> None:
     from robovla.graph import LaunchError, plan_record
@@ -342,3 +344,14 @@ def test_a_camera_topic_counts_for_any_node_that_reads_the_camera(tmp_path: Path
     assert specs["camera_sync"]["cameras"] == ["front"] and specs["recorder"]["cameras"] == ["front", "wrist"]
     with pytest.raises(ValueError, match="names 'wrist', which is not among the cameras \\['front'\\]"):
         resolve_graph(sim=False, arguments=arguments)  # without the recorder nothing reads wrist
+
+
+def test_first_run_speed_limits_reach_the_filter_and_the_smoother_from_one_argument() -> None:
+    """docs/robot.md's first run: max_linear_speed:=0.05 max_angular_speed:=0.3 on both launch paths."""
+    _, params = _plan({"sim": "false", "max_linear_speed": "0.05", "max_angular_speed": "0.3"})
+    control = params["/**/kinova_control"]["ros__parameters"]
+    smoother = params["/**/action_smoother"]["ros__parameters"]
+    assert control["safety"]["max_linear_speed"] == 0.05 and control["safety"]["max_angular_speed"] == 0.3
+    assert smoother["max_linear_speed"] == 0.05 and smoother["max_angular_speed"] == 0.3
+    args = _bringup_args("--robot", "--max-linear-speed", "0.05")
+    assert args.max_linear_speed == "0.05"

@@ -90,11 +90,20 @@ class GraphArgument:
     is_list: bool = False  # comma-separated -> list
     choices: tuple[str, ...] = ()
     help: str = ""
+    positive_float: bool = False  # a number > 0 (a speed limit)
 
     def value(self, raw: Any) -> Any:
         """The parameter value of a non-empty raw value; ValueError for one outside `choices`."""
         if self.is_list:
             return [v.strip() for v in raw.split(",") if v.strip()] if isinstance(raw, str) else list(raw)
+        if self.positive_float:
+            try:
+                number = float(raw)
+            except (TypeError, ValueError):
+                raise ValueError(f"{self.name} {raw!r}: not a number") from None
+            if not number > 0:
+                raise ValueError(f"{self.name} {raw!r}: must be positive")
+            return number
         if self.choices and raw not in self.choices:
             raise ValueError(f"{self.name} {raw!r}: choose one of {', '.join(self.choices)}")
         return raw
@@ -111,7 +120,8 @@ def graph_arguments(graph: dict[str, Any] | None = None) -> dict[str, GraphArgum
             decl = {"sets": [decl]}
         sets = decl.get("sets") or []
         out[name] = GraphArgument(name, tuple([sets] if isinstance(sets, str) else sets), bool(decl.get("list")),
-                                  tuple(decl.get("choices") or ()), str(decl.get("help", "")))
+                                  tuple(decl.get("choices") or ()), str(decl.get("help", "")),
+                                  decl.get("type") == "positive_float")
     return out
 
 
