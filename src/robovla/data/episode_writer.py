@@ -11,6 +11,12 @@ footer and metadata.yaml are on disk, so a finished episode is either complete o
 recording, the MCAP chunk buffer is flushed to disk every `flush_interval_s`, so an interrupted
 episode can be salvaged up to the last flush with :func:`recover_incomplete`; the salvaged bag is
 clearly marked (custom_data ``robovla.incomplete: "true"``, metadata ``finished: false``).
+
+One time base per bag: the two /robovla/episode_metadata messages are stamped on the data's own
+clock (the first and the last data stamp), never the wall clock, so metadata.yaml's duration is
+the data's span whether the data is stamped with wall time, sim time or an offline origin
+(messages.BAG_T0_NS); `ros2 bag play` would otherwise wait out the gap. Topics carry the graph's
+offered QoS and the real distro (robovla.data.bagfile).
 """
 
 from __future__ import annotations
@@ -21,12 +27,12 @@ import re
 import shutil
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from rosbags.rosbag2 import StoragePlugin, Writer
-
+from robovla.data.bagfile import BagWriter
 from robovla.data.metadata import CUSTOM_DATA_KEY, METADATA_TOPIC, METADATA_TYPE, EpisodeMetadata
 from robovla.data.typestore import typestore
 
@@ -49,10 +55,15 @@ def _fsync_dir(path: Path) -> None:
 
 
 class EpisodeWriter:
-    """Writes one episode; `finish()` publishes it atomically, `abort()` leaves it marked incomplete."""
+    """Writes one episode; `finish()` publishes it atomically, `abort()` leaves it marked incomplete.
+
+    The start metadata is written with the first data message, on its stamp; `clock` (ns, the
+    clock the data is stamped with: a node clock, sim time) stamps the metadata of an episode
+    that ends with no data at all.
+    """
 
     def __init__(self, root: str | Path, metadata: EpisodeMetadata, *, flush_interval_s: float = 1.0,
-                 fsync: bool = True) -> None:
+                 fsync: bool = True, clock: Callable[[], int] = time.time_ns) -> None:
         if not _EPISODE_ID.match(metadata.episode_id):
             raise ValueError(f"episode id {metadata.episode_id!r} must match {_EPISODE_ID.pattern}")
         self.root = Path(root)
@@ -65,16 +76,16 @@ class EpisodeWriter:
         self.flush_interval_s = flush_interval_s
         self.fsync = fsync
         self._store = typestore()
-        self._writer = Writer(self.partial_path, version=9, storage_plugin=StoragePlugin.MCAP)
+        self._clock = clock
+        self._writer = BagWriter(self.partial_path)
         self._writer.open()
         self._conns: dict[tuple[str, str], Any] = {}
         self._last_flush = time.monotonic()
         self.message_count = 0
-        self.first_ns: int | None = None
+        self.first_ns: int | None = None  # data stamps (the metadata messages excluded)
         self.last_ns: int | None = None
+        self._started = False  # start metadata written
         self._closed = False
-        self.write(METADATA_TOPIC, METADATA_TYPE, self.metadata.to_msg(time.time_ns()), time.time_ns())
-        self.flush()
 
     def _connection(self, topic: str, msgtype: str) -> Any:
         key = (topic, msgtype)
@@ -94,12 +105,23 @@ class EpisodeWriter:
         """Write an already CDR-serialised message (what an rclpy raw subscription delivers)."""
         if self._closed:
             raise RuntimeError(f"episode {self.metadata.episode_id} is already closed")
-        self._writer.write(self._connection(topic, msgtype), int(stamp_ns), cdr)
-        self.message_count += 1
+        stamp_ns = int(stamp_ns)
+        if not self._started:
+            self._write_metadata(self.metadata, stamp_ns)
+        self._put(topic, msgtype, cdr, stamp_ns)
         self.first_ns = stamp_ns if self.first_ns is None else min(self.first_ns, stamp_ns)
         self.last_ns = stamp_ns if self.last_ns is None else max(self.last_ns, stamp_ns)
         if time.monotonic() - self._last_flush >= self.flush_interval_s:
             self.flush()
+
+    def _put(self, topic: str, msgtype: str, cdr: bytes | memoryview, stamp_ns: int) -> None:
+        self._writer.write(self._connection(topic, msgtype), stamp_ns, cdr)
+        self.message_count += 1
+
+    def _write_metadata(self, meta: EpisodeMetadata, stamp_ns: int) -> None:
+        self._put(METADATA_TOPIC, METADATA_TYPE, self._store.serialize_cdr(meta.to_msg(stamp_ns), METADATA_TYPE),
+                  stamp_ns)
+        self._started = True
 
     def flush(self) -> None:
         """Push the buffered MCAP chunk to disk so a crash loses at most the last interval."""
@@ -120,8 +142,12 @@ class EpisodeWriter:
         if operator_notes is not None:
             meta.operator_notes = operator_notes
         meta.extra = {**meta.extra, **extra}
-        now = max(time.time_ns(), (self.last_ns or 0))
-        self.write(METADATA_TOPIC, METADATA_TYPE, meta.to_msg(now), now)
+        if self._closed:
+            raise RuntimeError(f"episode {meta.episode_id} is already closed")
+        end_ns = self.last_ns if self.last_ns is not None else int(self._clock())
+        if not self._started:  # no data: both markers at the clock's now
+            self._write_metadata(self.metadata, end_ns)
+        self._write_metadata(meta, end_ns)
         self.metadata = meta
         self._writer.set_custom_data(CUSTOM_DATA_KEY, meta.to_json())
         self._writer.set_custom_data("robovla.incomplete", "false")
@@ -252,7 +278,7 @@ def recover_incomplete(root: str | Path) -> list[Path]:
         tmp.parent.mkdir(exist_ok=True)
         if tmp.exists():
             shutil.rmtree(tmp)
-        with Writer(tmp, version=9, storage_plugin=StoragePlugin.MCAP) as w:
+        with BagWriter(tmp) as w:  # the graph's QoS per topic, whatever the partial file held
             conns: dict[int, Any] = {}
             for cid, (topic, msgtype) in channels.items():
                 if msgtype in store.types:

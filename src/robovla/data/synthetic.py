@@ -50,7 +50,7 @@ def write_synthetic_episode(root: str | Path, episode_id: str, *, duration_s: fl
     meta = EpisodeMetadata(episode_id=episode_id, instruction=instruction, robot=GEN3_ROBOT,
                            camera_names=list(cameras), camera_rate_hz=camera_rate_hz,
                            control_rate_hz=joint_rate_hz, extra={"synthetic_seed": seed})
-    w = EpisodeWriter(root, meta, fsync=False)
+    w = EpisodeWriter(root, meta, fsync=False, clock=lambda: t0_ns)  # the data's clock starts at t0_ns
     events: list[tuple[int, int, str]] = []  # (ns, order, kind:index)
     n_j = int(duration_s * joint_rate_hz) + 1
     n_c = int(duration_s * camera_rate_hz) + 1

@@ -130,7 +130,9 @@ class Recorder(Node):
                 handle.abort()
                 return result
             try:
-                self._writer = EpisodeWriter(self.root, meta, flush_interval_s=self.p.flush_interval_s)
+                # the node clock stamps the data (sim time under use_sim_time): the metadata too
+                self._writer = EpisodeWriter(self.root, meta, flush_interval_s=self.p.flush_interval_s,
+                                             clock=lambda: self.get_clock().now().nanoseconds)
             except (OSError, ValueError) as exc:
                 result.success, result.message = False, f"cannot start episode {episode_id}: {exc}"
                 handle.abort()

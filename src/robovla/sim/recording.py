@@ -68,7 +68,6 @@ def record_expert_demo(
         operator_notes=expert_notes(noise, approach_jitter, "in-process sim"),
         extra={"task": task, "seed": seed, "split": split},
     )
-    writer = EpisodeWriter(root, meta, fsync=False)
     lead = int(round(lead_in_s * cfg.control_hz))
     tail = int(round(tail_s * cfg.control_hz))
     limit = lead + int(cfg.max_episode_s * cfg.control_hz)
@@ -76,6 +75,8 @@ def record_expert_demo(
 
     def ns() -> int:
         return m.BAG_T0_NS + int(round((env.time - t0) * 1e9))
+
+    writer = EpisodeWriter(root, meta, fsync=False, clock=ns)  # one time base: sim time from BAG_T0_NS
 
     state = env.state()
     success, after, idle, k = False, 0, 0, 0

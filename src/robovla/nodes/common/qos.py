@@ -1,31 +1,39 @@
-"""QoS profiles by role: sensor streams drop, commands and state never do."""
+"""QoS profiles by role: sensor streams drop, commands and state never do.
 
-from rclpy.qos import (
-    DurabilityPolicy,
-    HistoryPolicy,
-    QoSProfile,
-    ReliabilityPolicy,
-    qos_profile_sensor_data,
-)
+Built from robovla.data.qos_profiles, the ROS-free description the episode bags record as each
+topic's offered QoS, so a recorded stream replays with the profile the graph offers it with.
+"""
+
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from robovla.data import qos_profiles as spec
+
+
+def profile(s: spec.QosSpec) -> QoSProfile:
+    """The rclpy profile of a plain QoS description (deadline, lifespan, liveliness: rmw defaults)."""
+    history = HistoryPolicy.KEEP_ALL if s.history == "keep_all" else HistoryPolicy.KEEP_LAST
+    return QoSProfile(
+        history=history,
+        depth=s.depth,
+        reliability=ReliabilityPolicy.BEST_EFFORT if s.reliability == "best_effort" else ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL if s.durability == "transient_local" else DurabilityPolicy.VOLATILE,
+    )
+
 
 #: cameras and joint states: best effort, shallow (a late frame is worth nothing). Subscribers
 #: use it for joint states too: a best-effort reader matches reliable and best-effort writers.
-SENSOR = qos_profile_sensor_data
+#: Equal to rclpy's qos_profile_sensor_data.
+SENSOR = profile(spec.SENSOR)
 #: what joint_state_broadcaster offers on /joint_states (rclcpp's default: reliable, depth 10);
 #: the sim's stand-in offers the same, so a default-QoS subscriber behaves as it would on the arm
-JOINT_STATES = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
+JOINT_STATES = profile(spec.JOINT_STATES)
 #: velocity / trajectory commands and graph data: reliable, shallow
-COMMAND = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
+COMMAND = profile(spec.COMMAND)
 #: large graph messages: only the newest matters
-LATEST = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
+LATEST = profile(spec.LATEST)
 #: observation windows: every one counts (the policy node caches each window's newest frame)
-WINDOW = QoSProfile(depth=4, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
+WINDOW = profile(spec.WINDOW)
 #: the current instruction: late joiners get it (latched)
-LATCHED = QoSProfile(
-    depth=1,
-    reliability=ReliabilityPolicy.RELIABLE,
-    durability=DurabilityPolicy.TRANSIENT_LOCAL,
-    history=HistoryPolicy.KEEP_LAST,
-)
+LATCHED = profile(spec.LATCHED)
 #: liveness beats: only the newest matters, and a late one must not be queued behind others
-HEARTBEAT = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST)
+HEARTBEAT = profile(spec.HEARTBEAT)

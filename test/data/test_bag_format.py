@@ -1,0 +1,95 @@
+"""Episode bags as rosbag2's own tools read them: one time base, offered QoS per topic, the real distro."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rosbags.rosbag2 import StoragePlugin, Writer
+
+from bag_checks import EXPECTED_QOS, check_bag, installed_distro, stamps
+from cli_helpers import assert_ok, robovla
+from robovla.data import messages as m
+from robovla.data.bagfile import ros_distro
+from robovla.data.episode_writer import EpisodeWriter
+from robovla.data.metadata import METADATA_TOPIC, EpisodeMetadata
+from robovla.data.qos_profiles import LATCHED
+from robovla.data.replay import BagReplay
+from robovla.data.synthetic import write_synthetic_episode
+from robovla.data.typestore import typestore
+
+
+def test_offline_collect_bags_have_one_time_base_qos_and_distro(tmp_path: Path) -> None:
+    out = tmp_path / "demos"
+    assert_ok(robovla("collect", "--offline", "--episodes", "2", "--out", str(out), "--keep-failures", timeout=300))
+    bags = sorted(p for p in out.iterdir() if not p.name.startswith("_"))
+    assert len(bags) == 2
+    for bag in bags:
+        info = check_bag(bag, installed_distro())
+        assert info["starting_time"]["nanoseconds_since_epoch"] == m.BAG_T0_NS  # sim time from the bag origin
+        assert 1e9 < info["duration"]["nanoseconds"] < 20e9  # seconds of sim, not years
+
+
+def test_live_writer_path_stamps_metadata_on_the_node_clock(tmp_path: Path) -> None:
+    """As the recorder drives EpisodeWriter: receive stamps from a (sim-time) node clock that started
+    before the first message arrived and ran on after the last."""
+    sim_now = [42_000_000_000]
+    meta = EpisodeMetadata("live", instruction="wave")
+    w = EpisodeWriter(tmp_path, meta, fsync=False, clock=lambda: sim_now[0])
+    sim_now[0] += 70_000_000  # the first message arrives 70 ms of sim time after the goal
+    w.write_raw(m.INSTRUCTION_TOPIC, "robovla/msg/Instruction",
+                typestore().serialize_cdr(m.instruction_msg("wave", sim_now[0]), "robovla/msg/Instruction"), sim_now[0])
+    for i in range(30):
+        sim_now[0] += 10_000_000
+        w.write(m.JOINT_STATES_TOPIC, "sensor_msgs/msg/JointState", m.joint_state_msg(np.zeros(7), 0.0, sim_now[0]),
+                sim_now[0])
+    first, last = 42_070_000_000, sim_now[0]
+    sim_now[0] += 400_000_000  # the goal is cancelled later
+    bag = w.finish(True)
+    info = check_bag(bag, installed_distro())
+    assert info["starting_time"]["nanoseconds_since_epoch"] == first
+    assert info["duration"]["nanoseconds"] == last - first == 300_000_000
+
+
+def test_episode_without_data_is_stamped_by_its_clock(tmp_path: Path) -> None:
+    w = EpisodeWriter(tmp_path, EpisodeMetadata("empty"), fsync=False, clock=lambda: 5_000_000_000)
+    bag = w.finish(False)
+    data, meta = stamps(bag)
+    assert data == [] and meta == [5_000_000_000, 5_000_000_000]
+
+
+def test_ros_distro_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ROS_DISTRO", raising=False)
+    assert ros_distro() == installed_distro() != "rosbags"
+    monkeypatch.setenv("ROS_DISTRO", "rolling")
+    bag = write_synthetic_episode(tmp_path, "ep", duration_s=0.5, cameras=("front",), image_hw=(16, 16))
+    check_bag(bag, "rolling")
+
+
+def test_replay_schedule_is_time_ordered_with_recorded_qos(tmp_path: Path) -> None:
+    bag = write_synthetic_episode(tmp_path, "ep", duration_s=2.0, cameras=("front",), image_hw=(16, 16))
+    with BagReplay(bag) as replay:
+        qos = {t.topic: (t.qos.reliability, t.qos.durability, t.qos.depth) for t in replay.topics}
+        assert qos == {t: EXPECTED_QOS[t] for t in qos}
+        msgs = list(replay.messages())
+    offsets = [ns for ns, _, _ in msgs]
+    assert offsets[0] == 0 and offsets == sorted(offsets) and offsets[-1] == 2_000_000_000
+    assert [t for _, t, _ in msgs[:2]] == [METADATA_TOPIC, m.INSTRUCTION_TOPIC]
+    assert sum(t == m.JOINT_STATES_TOPIC for _, t, _ in msgs) == 101
+    with BagReplay(bag, ["joint_states", "/robovla/instruction"]) as replay:
+        assert [t.topic for t in replay.topics] == ["/joint_states", "/robovla/instruction"]
+        assert {t for _, t, _ in replay.messages()} == {"/joint_states", "/robovla/instruction"}
+    with pytest.raises(ValueError, match="no topic"):
+        BagReplay(bag, ["/tf"])
+
+
+def test_bag_without_recorded_qos_replays_with_the_graph_profile(tmp_path: Path) -> None:
+    """Bags from before offered QoS was written: the instruction is still offered latched."""
+    store = typestore()
+    with Writer(tmp_path / "old", version=9, storage_plugin=StoragePlugin.MCAP) as w:
+        conn = w.add_connection(m.INSTRUCTION_TOPIC, "robovla/msg/Instruction", typestore=store)
+        w.write(conn, 1, store.serialize_cdr(m.instruction_msg("x", 1), "robovla/msg/Instruction"))
+    with BagReplay(tmp_path / "old") as replay:
+        (topic,) = replay.topics
+        assert topic.qos == LATCHED
