@@ -20,6 +20,7 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("record", "record demonstrations to rosbag2 episodes"),
     ("replay", "publish a recorded episode back into the graph"),
     ("collect", "collect scripted-expert demonstrations in the sim"),
+    ("dataset", "inspect, validate, export and import LeRobot v3 datasets"),
     ("train", "train or post-train a VLA on recorded episodes"),
     ("eval", "closed-loop evaluation in the sim (CALVIN-style)"),
     ("doctor", "check the install: build every backbone x formulation from tiny configs"),

@@ -13,7 +13,8 @@ log = logging.getLogger(__name__)
 def register(subparsers: Any, help_text: str) -> None:
     p = subparsers.add_parser(
         "train", help=help_text, description=(
-            "Train a VLA on rosbag2 episode directories / recording roots / LeRobot v3 datasets. With "
+            "Train a VLA on rosbag2 episode directories / recording roots / LeRobot v3 datasets (cameras and "
+            "features of other names through --camera-map / --feature-map). With "
             "--base-checkpoint the run post-trains a checkpoint of another embodiment (RoboVLMs' best recipe). "
             "An existing --out directory is resumed from its last saved state with the same data order. "
             "Multi-GPU: `accelerate launch -m robovla.cli.main train ...`."),
@@ -28,10 +29,14 @@ def register(subparsers: Any, help_text: str) -> None:
     p.add_argument("--co-train", nargs="+", default=None, metavar="DIR",
                    help="co-train: mix these cross-embodiment dirs into every batch (see --set co_train_ratio=)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar (logs only)")
+    from robovla.cli.dataset import add_lerobot_options
+
+    add_lerobot_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from robovla.cli.dataset import lerobot_overrides
     from robovla.train import TrainingError, load_train_config, run_training
     from robovla.train.config import parse_overrides
 
@@ -39,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if args.co_train:
         overrides += ["recipe=co_train", f"co_train_data={json.dumps(args.co_train)}"]
     try:
+        overrides += lerobot_overrides(args)
         cfg = load_train_config(args.preset, overrides, args.steps)
         model_overrides = {k.split(".", 1)[1]: v for k, v in parse_overrides(args.overrides) if k.startswith("model.")}
         result = run_training(cfg, args.data, args.out, args.base_checkpoint, model_overrides=model_overrides,

@@ -10,6 +10,7 @@ valid (T,), instruction. Windows at an episode start are padded by repeating fra
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,11 @@ class DataConfig:
     only_successful: bool = False
     stride: int = 1  # sample every `stride`-th window end
     instruction_word_dropout: float = 0.0  # training batches only (robovla.data.augment says why)
+    # LeRobot datasets (robovla.data.lerobot): their camera (short name or key) -> ours, their feature -> ours
+    camera_map: dict[str, str] = field(default_factory=dict)
+    feature_map: dict[str, str] = field(default_factory=dict)
+    action_space: str = "auto"  # "ee_delta": actions with missing/ambiguous names are end-effector deltas
+    require_state: bool = False  # set from model.state_input: a dataset without robovla's state is refused
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.chunk < 1:
@@ -51,6 +57,14 @@ class DataConfig:
             raise ValueError(f"instruction_word_dropout must be in [0, 1), got {self.instruction_word_dropout}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        for name in ("camera_map", "feature_map"):
+            value = getattr(self, name) or {}
+            if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                      for k, v in value.items()):
+                raise ValueError(f"{name} must map names to names (THEIRS: OURS), got {value!r}")
+            setattr(self, name, dict(value))
+        if self.action_space not in ("auto", "ee_delta"):
+            raise ValueError(f"action_space must be 'auto' or 'ee_delta', got {self.action_space!r}")
 
 
 @dataclass
@@ -65,26 +79,45 @@ def _is_lerobot(path: Path) -> bool:
     return (path / "meta" / "info.json").is_file()
 
 
-def _load_source(path: Path, cfg: DataConfig, cache_root: Path) -> list[EpisodeFrames]:
-    opts = {"rate": cfg.rate_hz, "size": cfg.image_size, "cams": list(cfg.cameras)}
+def _load_source(path: Path, cfg: DataConfig, cache_root: Path, problems: list[str]) -> list[EpisodeFrames]:
+    opts: dict[str, Any] = {"rate": cfg.rate_hz, "size": cfg.image_size, "cams": list(cfg.cameras)}
+    lerobot = _is_lerobot(path)
+    if lerobot:
+        opts.update(camera_map=cfg.camera_map, feature_map=cfg.feature_map, action_space=cfg.action_space,
+                    require_state=cfg.require_state)
     entry_root = cache_root / cache_key(path, opts)
     done = entry_root / "DONE"
     if done.is_file():
         eps = [load_cached(p) for p in sorted(entry_root.iterdir()) if p.is_dir() and ".tmp" not in p.name]
+        skipped = entry_root / "PROBLEMS"
+        if skipped.is_file():
+            problems.extend(json.loads(skipped.read_text()))
         return [e for e in eps if e is not None]
     entry_root.mkdir(parents=True, exist_ok=True)
-    if _is_lerobot(path):
-        from robovla.data.lerobot import import_lerobot
+    if lerobot:
+        from robovla.data.lerobot import iter_lerobot
 
-        eps = import_lerobot(path, cameras=cfg.cameras, image_size=cfg.image_size)
+        # streamed: each episode goes to the cache (memory-mapped) before the next is decoded
+        found: list[str] = []
+        n = 0
+        for ep in iter_lerobot(path, cameras=cfg.cameras, image_size=cfg.image_size, camera_map=cfg.camera_map,
+                               feature_map=cfg.feature_map, action_space=cfg.action_space,
+                               require_state=cfg.require_state, on_problem=found.append, progress=True):
+            if abs(ep.metadata.get("rate_hz", cfg.rate_hz) - cfg.rate_hz) > 1e-6 and n == 0:
+                log.warning("LeRobot dataset %s runs at %g fps, the model at %g Hz: one action label is one "
+                            "dataset frame, not one model step", path, ep.metadata["rate_hz"], cfg.rate_hz)
+            save_cached(entry_root / f"{n:05d}", ep)
+            n += 1
+        problems.extend(found)
+        if found:
+            (entry_root / "PROBLEMS").write_text(json.dumps(found))
     else:
         size = (cfg.image_size, cfg.image_size)
         raw = read_episode_bag(path, image_size=size, cameras=list(cfg.cameras))
-        eps = [align_episode(raw, cfg.rate_hz, list(cfg.cameras))]
-    for i, ep in enumerate(eps):
-        save_cached(entry_root / f"{i:05d}", ep)
+        save_cached(entry_root / f"{0:05d}", align_episode(raw, cfg.rate_hz, list(cfg.cameras)))
+        n = 1
     done.write_text("ok\n")
-    return [e for e in (load_cached(entry_root / f"{i:05d}") for i in range(len(eps))) if e is not None]
+    return [e for e in (load_cached(entry_root / f"{i:05d}") for i in range(n)) if e is not None]
 
 
 def load_episodes(data: list[str | Path] | str | Path, cfg: DataConfig) -> LoadReport:
@@ -114,7 +147,7 @@ def load_episodes(data: list[str | Path] | str | Path, cfg: DataConfig) -> LoadR
         sources.extend(found)
     for src in tqdm(sources, desc="episodes", unit="ep", disable=len(sources) < 4, leave=False):
         try:
-            eps = _load_source(src, cfg, cache_root)
+            eps = _load_source(src, cfg, cache_root, report.problems)
         except (EpisodeError, OSError, ValueError) as exc:
             report.problems.append(str(exc))
             log.warning("skipping %s", exc)

@@ -65,6 +65,7 @@ class TrainConfig:
         self.data.image_size = self.model.image_size
         self.data.cameras = list(self.model.cameras)
         self.data.rate_hz = 1.0 / self.model.dt
+        self.data.require_state = bool(self.model.state_input)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -185,6 +185,7 @@ def run_training(cfg: TrainConfig, data_dirs: list[str], out_dir: str | Path, ba
     # windows must match the model actually trained
     cfg.data.window, cfg.data.chunk, cfg.data.image_size = model_cfg.window, model_cfg.chunk, model_cfg.image_size
     cfg.data.cameras, cfg.data.rate_hz = list(model_cfg.cameras), 1.0 / model_cfg.dt
+    cfg.data.require_state = bool(model_cfg.state_input)
     recipe = cfg.recipe if cfg.recipe != "auto" else ("post_train" if base_checkpoint else "scratch")
     if recipe == "co_train" and not cfg.co_train_data:
         raise TrainingError("recipe co_train needs co_train_data (cross-embodiment dataset dirs)")
