@@ -101,14 +101,21 @@ def test_fingertip_box_holds_the_table_below_the_tips_while_the_flange_is_well_i
     tip_z = 0.16 - 0.145
     assert safe.linear[2] == pytest.approx(-(tip_z - f.cfg.table_margin) / f.cfg.lookahead_s)
     # tool tilted 45 deg towards +x, tips 7 mm above the table: pitching further about y swings
-    # them down (omega x r has -z) at 0.1 m/s, past the table within the lookahead: dropped
+    # them down (omega x r has -z) at 0.1 m/s, past the table within the lookahead: removed
     c = np.sqrt(0.5)
     tilted = np.array([[c, 0.0, -c], [0.0, 1.0, 0.0], [-c, 0.0, c]]) @ TOOL_DOWN
     flange = np.array([0.5, 0.0, 0.012 + 0.145 * c])
     assert (flange + tilted @ TWO_F85)[2] == pytest.approx(0.012)
     safe = f.filter(ZERO, np.array([0, 1.0, 0]), 0.0, pose(flange, tilted))
-    assert acted(safe) == [("fingertip_box", "clip")] and "rotation dropped" in safe.applied[0].reason
-    assert not safe.angular.any()
+    assert acted(safe) == [("fingertip_box", "clip")] and "rotation limited" in safe.applied[0].reason
+    r = tilted @ TWO_F85
+    tip_speed_z = np.cross(safe.angular, r)[2]
+    assert 0.012 + tip_speed_z * f.cfg.lookahead_s >= f.cfg.table_z + f.cfg.table_margin - 1e-9
+    # a yaw at the same spot moves the tips sideways only: kept whole, even combined with the pitch
+    yaw = f.filter(ZERO, np.array([0, 0, 0.8]), 0.0, pose(flange, tilted))
+    np.testing.assert_allclose(yaw.angular, [0, 0, 0.8])
+    both = f.filter(ZERO, np.array([0, 0.8, 0.5]), 0.0, pose(flange, tilted))  # under the speed caps
+    assert both.angular[2] == pytest.approx(0.5) and both.angular[1] < 0.8
     up = f.filter(ZERO, np.array([0, -1.0, 0]), 0.0, pose(flange, tilted))
     assert not up.applied, "swinging the tips up is kept"
     # with the table lower, the same motions pass (table_z is this rule's field)

@@ -26,6 +26,10 @@ class MonitorConfig:
     # 0.05 m/s); a silence this long too = twist_controller deactivated
     command_timeout_s: float = 0.1
     deactivate_after_s: float = 0.5
+    # during an episode, joints still moving this long after kinova_control's last zero = the zero
+    # did not take (settling after a zero takes ~0.15 s). Between episodes other things may move
+    # the arm (a homing trajectory, teleop, a sim reset): not our twist, not a trip.
+    settle_s: float = 0.5
     moving_joint_speed: float = 0.02  # rad/s: any joint faster than this = the arm moves
     rate_hz: float = 100.0  # how often the monitor checks
 
@@ -34,6 +38,8 @@ class MonitorConfig:
             raise ValueError("command_timeout_s, moving_joint_speed and rate_hz must be positive")
         if not self.deactivate_after_s >= self.command_timeout_s:
             raise ValueError("deactivate_after_s must be >= command_timeout_s")
+        if not self.settle_s >= self.command_timeout_s:
+            raise ValueError("settle_s must be >= command_timeout_s")
 
 
 class CommandMonitor:
@@ -46,6 +52,7 @@ class CommandMonitor:
         self.joint_speed = 0.0
         self.tripped = False
         self.deactivated = False
+        self.episode_active = False  # robovla/instruction
 
     def on_command(self, t: float, linear: np.ndarray, angular: np.ndarray) -> None:
         self.last_command_t = t
@@ -58,18 +65,24 @@ class CommandMonitor:
         self.joint_speed = float(np.max(np.abs(v))) if v.size and np.all(np.isfinite(v)) else 0.0
 
     def check(self, t: float) -> str | None:
-        """The reason to send a zero twist now, once per silence; None while all is well."""
+        """The reason to send a zero twist now, once per silence; None while all is well.
+
+        Silence after a motion command trips after command_timeout_s; silence after a zero trips
+        only during an episode, if the joints still move settle_s after it (settling is not a
+        fault)."""
         if self.tripped or self.last_command_t is None:
             return None
         silent = t - self.last_command_t
-        if silent <= self.cfg.command_timeout_s:
-            return None
-        moving = self.joint_speed > self.cfg.moving_joint_speed
-        if not (self.last_command_moving or moving):
-            return None
+        if self.last_command_moving:
+            if silent <= self.cfg.command_timeout_s:
+                return None
+            why = "the last command was a motion"
+        else:
+            if not self.episode_active or silent <= self.cfg.settle_s or \
+                    self.joint_speed <= self.cfg.moving_joint_speed:
+                return None
+            why = f"joints still moving at {self.joint_speed:.2f} rad/s {silent:.2f} s after a zero"
         self.tripped = True
-        why = "the last command was a motion" if self.last_command_moving else \
-            f"joints still moving at {self.joint_speed:.2f} rad/s"
         return f"no command from kinova_control for {silent:.2f} s and {why}"
 
     def should_deactivate(self, t: float) -> bool:

@@ -171,6 +171,8 @@ class KinovaControl(Node):
         if self.active and msg.episode_id != previous:
             self.gripper_closed = None  # a reset scene may have moved it: the first target always goes out
             self.obs_age.reset_interval()
+            if self.controllers is not None and self.ready:
+                threading.Thread(target=self._verify_controller, name="verify-controller", daemon=True).start()
         if was_active and not self.active:
             self.get_logger().info(f"episode {msg.episode_id} ended: stopping the arm")
             self.stop()
@@ -385,6 +387,21 @@ class KinovaControl(Node):
             return
         self.controller = wanted
         self._set_controllers(True, f"{wanted} active ({self.p.mode} mode)")
+
+    def _verify_controller(self) -> None:
+        """At each episode start: is our controller still active? safety_monitor deactivates it
+        after a control fault, and someone may have switched it; then refuse rather than send
+        commands the driver drops."""
+        assert self.controllers is not None
+        wanted = MODE_CONTROLLERS[self.p.mode][0]
+        try:
+            state = self.controllers.states(timeout_s=2.0).get(wanted, "not loaded")
+        except (TimeoutError, ValueError) as exc:
+            self.get_logger().warning(f"could not check {wanted} at episode start: {exc}")
+            return
+        if state != "active":
+            self._set_controllers(False, f"{wanted} is {state} (safety_monitor deactivates it after a control "
+                                         f"fault): restart the graph to drive the arm again")
 
     def _release_controller(self) -> None:
         """Shutdown: deactivate our controller (clears a latched twist) and restore the configured one."""

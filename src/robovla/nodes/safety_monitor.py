@@ -24,7 +24,7 @@ from sensor_msgs.msg import JointState
 
 from robovla.control.controllers import SwitchPlan, TWIST_CONTROLLER
 from robovla.control.monitor import CommandMonitor, MonitorConfig
-from robovla.msg import ArmCommand
+from robovla.msg import ArmCommand, Instruction
 from robovla.nodes.common import qos, topics
 from robovla.nodes.common.controller_client import ControllerManagerClient
 from robovla.nodes.common.heartbeat import start_heartbeat
@@ -47,6 +47,7 @@ class SafetyMonitor(Node):
         self.trips: list[str] = []
         self.create_subscription(ArmCommand, topics.SENT_COMMAND, self._on_sent, qos.COMMAND)
         self.create_subscription(JointState, topics.JOINT_STATES, self._on_joints, qos.SENSOR)
+        self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
         self.create_timer(1.0 / self.monitor.cfg.rate_hz, self._check)
         start_heartbeat(self)
         self.get_logger().info(f"watching {topics.SENT_COMMAND}: trips after "
@@ -59,6 +60,9 @@ class SafetyMonitor(Node):
         t = msg.twist
         self.monitor.on_command(self._now(), np.array([t.linear.x, t.linear.y, t.linear.z]),
                                 np.array([t.angular.x, t.angular.y, t.angular.z]))
+
+    def _on_instruction(self, msg: Instruction) -> None:
+        self.monitor.episode_active = bool(msg.active)
 
     def _on_joints(self, msg: JointState) -> None:
         if len(msg.velocity) >= 7:

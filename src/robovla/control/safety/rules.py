@@ -194,8 +194,11 @@ class FingertipBox(SafetyRule):
     """The fingertip stays in the box with the table plane (table_z + table_margin) as its floor.
 
     A tool-down descent stopped at the flange leaves 2F-85 fingers ~13 cm lower, so the box and
-    the table hold here too. A rotation that alone would swing the tip out within lookahead_s is
-    dropped; then the linear approach is slowed to the edge, with the remaining swing counted."""
+    the table hold here too. Of a rotation that would swing the tip past an edge within
+    lookahead_s, only the part that does is removed (the tip's speed towards face n is
+    omega . (r x n), linear in omega): a yaw near the table, which moves the tips sideways, is
+    kept, so a grasp can still align with its object. Then the linear approach is slowed to the
+    edge, with the remaining swing counted."""
 
     name = "fingertip_box"
 
@@ -208,12 +211,13 @@ class FingertipBox(SafetyRule):
         if ctx.tip is None:
             return PASS
         t, r, ang, reasons = self.cfg.lookahead_s, ctx.tip - ctx.flange, cmd.angular, []
-        swing = cross(ang, r)
         if ang.any():
-            ahead = ctx.tip + swing * t
-            if np.any((ahead < self.lo) & (swing < 0)) or np.any((ahead > self.hi) & (swing > 0)):
-                ang, swing = np.zeros(3), np.zeros(3)
-                reasons.append("rotation dropped: it would swing the fingertips past the box/table edge")
+            limited = self._rotation_limited(ang, ctx.tip, r, t)
+            if not np.array_equal(limited, ang):
+                ang = limited
+                reasons.append("rotation limited: the part that would swing the fingertips past the box/table "
+                               "edge removed")
+        swing = cross(ang, r)
         lin = _approach_limited(cmd.linear, ctx.tip, swing, self.lo, self.hi, t)
         axes = _slowed(cmd.linear, lin)
         if axes:
@@ -221,6 +225,33 @@ class FingertipBox(SafetyRule):
         if not reasons:
             return PASS
         return clip(Command(lin, ang, cmd.gripper), "; ".join(reasons))
+
+    def _rotation_limited(self, ang: np.ndarray, tip: np.ndarray, r: np.ndarray, t: float) -> np.ndarray:
+        """`ang` projected onto {omega: the tip reaches no face within t}, one half-space per face:
+        omega . (r x e_i) >= (lo_i - tip_i) / t (capped at 0: swinging back inside is free) and
+        <= (hi_i - tip_i) / t likewise. A few sweeps of projections settle the corner cases."""
+        ang = ang.copy()
+        for _ in range(3):
+            changed = False
+            for i in range(3):
+                axis = np.zeros(3)
+                axis[i] = 1.0
+                a = cross(r, axis)  # tip speed along +e_i = ang . a
+                a2 = float(a @ a)
+                if a2 < 1e-12:
+                    continue
+                speed = float(ang @ a)
+                low = min((self.lo[i] - tip[i]) / t, 0.0)
+                high = max((self.hi[i] - tip[i]) / t, 0.0)
+                if speed < low - 1e-12:
+                    ang += (low - speed) / a2 * a
+                    changed = True
+                elif speed > high + 1e-12:
+                    ang += (high - speed) / a2 * a
+                    changed = True
+            if not changed:
+                break
+        return ang
 
 
 @register
