@@ -119,8 +119,9 @@ def _lease_run(peer, graph) -> None:
     time.sleep(0.5)
     late = [m for t, m in peer.take("twist") if t > t_stop + 0.1 and not is_zero(m)]
     assert not late, f"{len(late)} motion commands after the pause"
+    # the pause may already be on for another late beat (a loaded machine): the lease end is what counts
     log = graph.log("kinova_control")
-    assert "arm paused: no heartbeat from task_manager" in log and "no heartbeat from task_manager for" in log
+    assert "no heartbeat from task_manager for" in log and "ending it" in log
 
 
 def test_dead_monitor_pauses_the_arm_and_aborts_the_goal(graph_factory) -> None:
