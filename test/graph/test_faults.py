@@ -22,7 +22,8 @@ from rclpy.action import ActionClient
 from graph_helpers import GRAPH_NODES, PeerRunner, wait_for
 from robovla.action import ExecuteInstruction
 from robovla.cli.bringup import stop_graph
-from robovla.nodes.common import topics
+from robovla.msg import ControlStatus
+from robovla.nodes.common import qos, topics
 
 pytestmark = pytest.mark.ros
 
@@ -44,11 +45,21 @@ def _start_episode(peer, graph):
     assert wait_for(lambda: set(NODES) <= set(peer.get_node_names()), 60), peer.get_node_names()
     assert wait_for(lambda: peer.driver.is_active("twist_controller"), 60), graph.log("kinova_control")[-2000:]
     assert wait_for(lambda: peer.take("observation"), 30)
-    done = threading.Event()
-    future = client.send_goal_async(ExecuteInstruction.Goal(instruction="push the block forward", timeout_s=30.0))
-    future.add_done_callback(lambda _f: done.set())
-    assert done.wait(20) and future.result().accepted
-    assert wait_for(lambda: any(not is_zero(m) for _, m in peer.take("twist")), 20), "the arm never moved"
+    # the arm is ready once every watched process has beaten: its latched status says so
+    status: list = []
+    peer.create_subscription(ControlStatus, topics.CONTROL_STATUS, status.append, qos.LATCHED)
+    assert wait_for(lambda: status and status[-1].ready, 60), graph.log("kinova_control")[-2000:]
+    for attempt in range(3):
+        # a task_manager that has not discovered kinova_control yet (slow discovery on a loaded
+        # machine) starts the goal and aborts it when the status arrives: start it again
+        done = threading.Event()
+        future = client.send_goal_async(ExecuteInstruction.Goal(instruction="push the block forward", timeout_s=30.0))
+        future.add_done_callback(lambda _f: done.set())
+        assert done.wait(20) and future.result().accepted
+        if wait_for(lambda: any(not is_zero(m) for _, m in peer.take("twist")), 20):
+            break
+    else:
+        raise AssertionError("the arm never moved")
     time.sleep(0.5)  # well into the motion
     return future.result()
 
