@@ -45,3 +45,16 @@ def robovla(*args: str, timeout: float = 580, cwd: Path | str = ROOT) -> subproc
 
 def assert_ok(proc: subprocess.CompletedProcess) -> None:
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+
+
+def interrupt(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """Ctrl-C a process the test started, as a user would; kill it if it does not end in time."""
+    if proc.poll() is not None:
+        return
+    import signal
+
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()

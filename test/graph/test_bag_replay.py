@@ -20,7 +20,7 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, JointState
 
 from bag_checks import check_bag, installed_distro, stamps
-from cli_helpers import install_env, robovla_command
+from cli_helpers import install_env, interrupt, robovla_command
 from graph_helpers import wait_for
 from robovla.action import RecordEpisode
 from robovla.data import qos_profiles
@@ -108,12 +108,7 @@ def test_live_recorder_under_sim_time_keeps_one_time_base(tmp_path: Path) -> Non
         assert res.success, res.message + log.read_text()
     finally:
         spinner.close()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        interrupt(proc)
     bag = Path(res.bag_path)
     info = check_bag(bag, installed_distro())
     data, meta = stamps(bag)

@@ -16,7 +16,7 @@ from rclpy.action import ActionClient
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 
-from cli_helpers import install_env, robovla, robovla_command
+from cli_helpers import install_env, interrupt, robovla, robovla_command
 from robovla.action import RecordEpisode
 from robovla.control.kinematics import forward_kinematics
 from robovla.data.actions import integrate_actions
@@ -80,12 +80,7 @@ def setup(tmp_path: Path):
         yield ac, proc, tmp_path / "demos", log
     finally:
         spinner.close()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        interrupt(proc)
 
 
 def _start(ac: ActionClient, **goal):

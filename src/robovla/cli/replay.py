@@ -12,7 +12,6 @@ install, only rclpy and the robovla messages. Ctrl-C stops it cleanly.
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 from typing import Any
 
@@ -32,15 +31,6 @@ def register(sub: Any, help_text: str) -> None:
     p.add_argument("--hold", action="store_true",
                    help="after the last message keep the publishers (and the latched instruction) up until Ctrl-C")
     p.set_defaults(func=run)
-
-
-def _message_class(msgtype: str) -> Any:
-    """`pkg/msg/Name` -> the rclpy message class; None if its package is not installed or sourced."""
-    try:
-        pkg, kind, name = msgtype.split("/")
-        return getattr(importlib.import_module(f"{pkg}.{kind}"), name)
-    except (ValueError, ImportError, AttributeError):
-        return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,63 +53,30 @@ def _publish(replay: Any, args: argparse.Namespace) -> int:
     import threading
     import time
 
-    import rclpy
-    from rclpy.context import Context
-    from rclpy.duration import Duration
-    from rclpy.node import Node
-    from rclpy.signals import SignalHandlerOptions
-
-    from robovla.nodes.common.qos import profile
+    from robovla.nodes.common.bag_player import BagPlayer
 
     stop = threading.Event()  # Ctrl-C / SIGTERM end the replay between two messages
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    context = Context()
-    rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
-    node = Node("robovla_replay", context=context)
+    player = BagPlayer(replay)
     try:
-        pubs = {}
-        for t in replay.topics:
-            cls = _message_class(t.msgtype)
-            if cls is None:  # as `ros2 bag play` does with a type it cannot load
-                log.warning("skipping %s: message type %s is not installed (source its package)", t.topic, t.msgtype)
-                continue
-            pubs[t.topic] = node.create_publisher(cls, t.topic, profile(t.qos))
-            log.info("%s [%s] %d messages, %s %s depth %d", t.topic, t.msgtype, t.count, t.qos.reliability,
-                     t.qos.durability, t.qos.depth)
-        if not pubs:
+        if not player.pubs:
             log.error("%s: nothing to replay", replay.path)
             return 1
-        total = sum(t.count for t in replay.topics if t.topic in pubs)
-        log.info("replaying %s: %d messages over %.2f s at x%g", replay.path, total, replay.duration_ns / 1e9,
-                 args.rate)
+        log.info("replaying %s: %d messages over %.2f s at x%g", replay.path, player.total,
+                 replay.duration_ns / 1e9, args.rate)
         stop.wait(max(0.0, args.delay))
-        sent = 0
         t0 = time.monotonic()
-        for offset_ns, topic, raw in replay.messages():
-            pub = pubs.get(topic)
-            if pub is None:
-                continue
-            wait = t0 + offset_ns / 1e9 / args.rate - time.monotonic()
-            if stop.wait(wait) if wait > 0 else stop.is_set():
-                break
-            pub.publish(raw)
-            sent += 1
+        sent = player.play(args.rate, stop)
         if stop.is_set():
-            log.info("stopped after %d of %d messages", sent, total)
+            log.info("stopped after %d of %d messages", sent, player.total)
             return 0
-        deadline = time.monotonic() + 1.0  # reliable writers: let the last messages reach their readers
-        for pub in pubs.values():
-            left = deadline - time.monotonic()
-            if left <= 0 or stop.is_set():
-                break
-            pub.wait_for_all_acked(Duration(nanoseconds=int(left * 1e9)))
+        player.flush(1.0, stop)
         log.info("replayed %d messages in %.2f s", sent, time.monotonic() - t0)
         if args.hold:
             log.info("holding the publishers; Ctrl-C to end")
             stop.wait()
         return 0
     finally:
-        node.destroy_node()
-        rclpy.try_shutdown(context=context)
+        player.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -1,6 +1,6 @@
 """What a replay publishes, and when: a bag's topics with their offered QoS, its messages in time order.
 
-ROS-free (the rclpy side is robovla.cli.replay), so the schedule is testable without a graph and
+ROS-free (the rclpy side is robovla.nodes.common.bag_player), so the schedule is testable without a graph and
 the same reading serves any other player.
 """
 
