@@ -96,3 +96,25 @@ def test_monitor_silent_after_a_zero_trips_only_if_the_joints_still_move_after_s
     assert why is not None and "0.30 rad/s" in why and "after a zero" in why
     with pytest.raises(ValueError):
         MonitorConfig(command_timeout_s=0.2, deactivate_after_s=0.1)
+
+
+def test_a_stalled_watcher_does_not_blame_the_processes_it_watches():
+    hb = Heartbeats(["task_manager", "safety_monitor"], timeout_s=0.1)
+    for t in np.arange(0.0, 1.0, 0.02):
+        assert not hb.tick(t)
+        hb.beat("task_manager", t)
+        hb.beat("safety_monitor", t)
+    # the watcher stalls 1.5 s; its first tick after the stall runs before the queued beats are read
+    assert hb.tick(2.5)
+    assert hb.late(2.5) == [] and hb.age("safety_monitor", 2.5) == 0.0
+    # beats read right after the stall: fine; a sender that stays silent is late after timeout_s
+    hb.beat("task_manager", 2.51)
+    assert not hb.tick(2.52)
+    assert hb.late(2.55) == []
+    hb.beat("task_manager", 2.6)
+    assert hb.late(2.65) == ["safety_monitor"]
+    # a process never heard is late whatever the watcher did
+    fresh = Heartbeats(["vla_inference"], timeout_s=0.1)
+    fresh.tick(0.0)
+    fresh.tick(5.0)
+    assert math.isinf(fresh.age("vla_inference", 5.0)) and fresh.late(5.0) == ["vla_inference"]

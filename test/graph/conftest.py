@@ -32,7 +32,8 @@ class Graph:
 
 
 def launch_graph(tmp_path: Path, overrides: dict, nodes=GRAPH_NODES) -> Graph:
-    overrides = {"kinova_control.required_heartbeats": watched(nodes), **overrides}
+    overrides = {"kinova_control.required_heartbeats": watched(nodes),
+                 "task_manager.require_arm": "kinova_control" in nodes, **overrides}
     specs = [s for s in resolve_graph(sim=False, overrides=overrides) if s.name in nodes]
     env = dict(os.environ, PYTHONUNBUFFERED="1", RCUTILS_LOGGING_BUFFERED_STREAM="0")
     return Graph(start_graph(specs, env=env, log_dir=tmp_path), tmp_path)

@@ -49,17 +49,12 @@ def _start_episode(peer, graph):
     status: list = []
     peer.create_subscription(ControlStatus, topics.CONTROL_STATUS, status.append, qos.LATCHED)
     assert wait_for(lambda: status and status[-1].ready, 60), graph.log("kinova_control")[-2000:]
-    for attempt in range(3):
-        # a task_manager that has not discovered kinova_control yet (slow discovery on a loaded
-        # machine) starts the goal and aborts it when the status arrives: start it again
-        done = threading.Event()
-        future = client.send_goal_async(ExecuteInstruction.Goal(instruction="push the block forward", timeout_s=30.0))
-        future.add_done_callback(lambda _f: done.set())
-        assert done.wait(20) and future.result().accepted
-        if wait_for(lambda: any(not is_zero(m) for _, m in peer.take("twist")), 20):
-            break
-    else:
-        raise AssertionError("the arm never moved")
+    # task_manager waits for the arm's ready status even if it has not discovered kinova_control yet
+    done = threading.Event()
+    future = client.send_goal_async(ExecuteInstruction.Goal(instruction="push the block forward", timeout_s=30.0))
+    future.add_done_callback(lambda _f: done.set())
+    assert done.wait(20) and future.result().accepted
+    assert wait_for(lambda: any(not is_zero(m) for _, m in peer.take("twist")), 20), "the arm never moved"
     time.sleep(0.5)  # well into the motion
     return future.result()
 

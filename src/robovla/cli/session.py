@@ -35,6 +35,7 @@ class SimSession:
                      **overrides}
         if nodes is not None:  # the sim's expert drives the arm with no vla_inference to watch
             overrides.setdefault("kinova_control.required_heartbeats", watched(nodes))
+            overrides.setdefault("task_manager.require_arm", "kinova_control" in nodes)
         self.specs: list[NodeSpec] = resolve_graph(sim=True, arguments=arguments or {}, overrides=overrides,
                                                    record=recorder)
         if nodes is not None:

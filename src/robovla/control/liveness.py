@@ -6,6 +6,12 @@ still while any is later than `timeout_s` (a pause: motion resumes by itself whe
 and ends the episode when task_manager's is later than the lease (a stall, not a death, costs a
 pause of the arm, not the goal). Times are seconds on the watcher's own clock at receipt, so the
 sender's clock does not matter.
+
+A watcher that was itself stalled (a loaded PC starving kinova_control) has beats queued that it
+has not read yet; judged at the first tick after the stall, every sender would look late at once.
+`tick()` notices the watcher's own gap and counts ages from its resumption until fresh beats are
+read, so a stall of the watcher is never blamed on the processes it watches. That is safe: a
+stalled watcher sends no motion, and safety_monitor stops the arm if the stall lasts.
 """
 
 from __future__ import annotations
@@ -32,12 +38,25 @@ class Heartbeats:
         self.required = tuple(required)
         self.timeout_s = timeout_s
         self.last: dict[str, float] = {}
+        self._last_tick = -math.inf
+        self.resumed = -math.inf  # when the watcher last came back from a stall of its own
 
     def beat(self, node: str, t: float) -> None:
         self.last[node] = t
 
+    def tick(self, t: float) -> bool:
+        """The watcher's periodic check ran at t; True if it had stalled (a gap over timeout_s)."""
+        stalled = t - self._last_tick > self.timeout_s and math.isfinite(self._last_tick)
+        if stalled:
+            self.resumed = t
+        self._last_tick = t
+        return stalled
+
     def age(self, node: str, t: float) -> float:
-        return t - self.last.get(node, -math.inf)
+        """Seconds since node's last beat, counted at most from the watcher's last resumption
+        (infinite if never heard: readiness needs one beat from each)."""
+        last = self.last.get(node)
+        return math.inf if last is None else t - max(last, self.resumed)
 
     def late(self, t: float) -> list[str]:
         """Watched processes whose heartbeat is late at time t, in the configured order."""

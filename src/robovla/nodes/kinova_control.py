@@ -290,6 +290,8 @@ class KinovaControl(Node):
 
     def _watchdog(self) -> None:
         now = self._now()
+        if self.heartbeats.tick(now):
+            self.get_logger().warning("kinova_control itself was stalled: heartbeat ages count from now")
         self._update_status(now)
         if self.active and "task_manager" in self.heartbeats.required and \
                 self.heartbeats.age("task_manager", now) > self.p.lease_s:

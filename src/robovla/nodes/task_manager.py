@@ -40,6 +40,9 @@ class TaskManagerParams:
     # kinova_control's robovla/control_status: a goal waits this long for ready=true (it is false
     # while the controllers are being switched at start), then is aborted with its message
     control_ready_timeout_s: float = 15.0
+    # the graph has an arm (kinova_control): a goal waits for its ready status even before
+    # kinova_control is discovered; false only for arm-less rigs (a policy test graph)
+    require_arm: bool = True
 
     def __post_init__(self) -> None:
         if self.success_source not in SUCCESS_SOURCES:
@@ -192,11 +195,10 @@ class TaskManager(Node):
             self.get_logger().error(f"episode {episode.id} aborted: the arm is not ready ({msg.message})")
 
     def _control_problem(self) -> str | None:
-        """Why the arm cannot run an episode now (None: it can). No kinova_control on the graph
-        (a graph without an arm, e.g. a policy test rig) does not block goals."""
-        if self._control_ready.is_set():
-            return None
-        if self.control_status is None and self.count_publishers(topics.CONTROL_STATUS) == 0:
+        """Why the arm cannot run an episode now (None: it can). Whether the graph has an arm is
+        declared (require_arm), not guessed from discovery: on a loaded PC kinova_control may not
+        be discovered yet when the first goal comes."""
+        if self._control_ready.is_set() or not self.p.require_arm:
             return None
         if self._control_ready.wait(self.p.control_ready_timeout_s):
             return None
