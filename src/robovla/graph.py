@@ -186,7 +186,47 @@ def resolve_graph(
         params.update({k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)})
         specs.append(NodeSpec(node["name"], node["executable"], params, node.get("process", "")))
     check_camera_topics(specs, sim)
+    if sim:
+        apply_sim_time(specs)
     return specs
+
+
+#: camera_sync's slop in lock-step: below one control period (20 ms), so a frame only ever pairs
+#: with the joint state of its own step, whatever order the two arrive in
+LOCKSTEP_SLOP_S = 0.005
+
+
+def apply_sim_time(specs: list[NodeSpec]) -> None:
+    """The sim graph's clock, set in this one place (the launch file, `robovla bringup --sim`,
+    `robovla eval/collect` all resolve through here): every node runs with use_sim_time on the
+    sim's /clock (a robot graph keeps wall time); the latency model of action_smoother
+    (latency_model_s) is also the one the sim waits by and task_manager counts steps with; and with
+    sim.lockstep the graph answers every frame: cameras at the policy rate (one frame, one window,
+    one chunk), every window inferred in order, a command on every tick, and a late heartbeat
+    holds the (waiting) sim rather than stopping the arm mid-rollout."""
+    by_name = {s.name: s for s in specs}
+    for spec in specs:  # the sim itself is the clock: it stamps with its own time
+        spec.parameters["use_sim_time"] = spec.name != "sim"
+    latency = float((by_name["action_smoother"].parameters if "action_smoother" in by_name else {})
+                    .get("latency_model_s", 0.0))
+    for name in ("sim", "task_manager"):
+        if name in by_name:
+            by_name[name].parameters["latency_model_s"] = latency
+    sim = by_name.get("sim")
+    if sim is None or not sim.parameters.get("lockstep", False):
+        return
+    if not sim.parameters.get("expert", False):  # the expert acts on every state and needs no frames
+        history = by_name["history_buffer"].parameters if "history_buffer" in by_name else {}
+        sim.parameters["camera_hz"] = 1.0 / float(history.get("period_s", 0.1))
+    if "camera_sync" in by_name:
+        by_name["camera_sync"].parameters["slop"] = LOCKSTEP_SLOP_S
+        by_name["camera_sync"].parameters["reliable"] = True
+    if "vla_inference" in by_name:
+        by_name["vla_inference"].parameters["every_window"] = True
+    if "action_smoother" in by_name:
+        by_name["action_smoother"].parameters["every_tick"] = True
+    if "kinova_control" in by_name:
+        by_name["kinova_control"].parameters["defer_while_paused"] = True
 
 
 def check_camera_topics(specs: list[NodeSpec], sim: bool = False) -> None:

@@ -7,13 +7,21 @@ The graph runs headless and seeded: each episode resets the sim to a scene (task
 seed per episode, held-out phrasings by default) and sends its instruction as an
 ExecuteInstruction goal; with --chain N the next tasks follow on the same scene until one fails.
 `scripted` (or `expert`) evaluates the scripted expert, the reference policy: it drives the arm
-from the sim's privileged state through kinova_control and the ros2_kortex interfaces; it may run
-faster than real time (--speed). A checkpoint runs the full graph (camera sync, history, VLA
-inference, smoothing, control) in real time.
+from the sim's privileged state through kinova_control and the ros2_kortex interfaces. A
+checkpoint runs the full graph (camera sync, history, VLA inference, smoothing, control).
+
+Clock (--clock). lockstep (the default): the whole graph runs on the sim's clock and the sim
+advances one control period only once the graph has answered, so a score is a function of the
+checkpoint and the seeds, not of the machine's load, and a run goes as fast as the machine
+allows. Inference latency is then modelled: --latency-ms L makes every chunk act L ms of sim time
+after its observation, whatever the policy's compute time ("how would it do at L on the robot's
+GPU"). realtime: the sim runs at --speed x the wall clock and the graph keeps up as it can (demos,
+latency work). Timeouts and durations are sim seconds in both.
 
 Writes FILE.json (success_rate, per_task, chain_success for 1..N in a row, avg_len, 95 % CIs, every
-attempt), FILE.md (a table), FILE_chain.png (success vs tasks in a row) and FILE_ep<i>.gif for the
-first --gif episodes.
+attempt, and what reproduces the run: clock, latency model, seeds, split, checkpoint hash, software
+versions, real-time factor, lock-step stalls), FILE.md (a table), FILE_chain.png (success vs
+tasks in a row) and FILE_ep<i>.gif for the first --gif episodes.
 """
 
 from __future__ import annotations
@@ -37,12 +45,66 @@ def register(sub, help_text: str) -> None:
     p.add_argument("--seed", type=int, default=None, help="first scene seed (default: the held-out range)")
     p.add_argument("--split", default="eval", choices=["train", "eval", "all"], help="instruction phrasings")
     p.add_argument("--timeout", type=float, default=15.0, help="sim seconds per task")
+    p.add_argument("--clock", default="lockstep", choices=["lockstep", "realtime"],
+                   help="lockstep: the sim waits for the graph (deterministic, as fast as the machine allows); "
+                        "realtime: the sim runs at --speed x wall time")
+    p.add_argument("--latency-ms", type=float, default=0.0, metavar="L",
+                   help="modelled inference latency: a chunk acts L ms (sim time) after its observation "
+                        "(0: as it comes)")
     p.add_argument("--speed", type=float, default=None,
-                   help="sim speed vs wall clock (default: 3 for the expert, 1 for a checkpoint)")
+                   help="--clock realtime: sim speed vs wall clock (default: 3 for the expert, 1 for a checkpoint)")
+    p.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                   help="override a graph parameter (e.g. vla_inference.policy=module:factory; the checkpoint's "
+                        "cameras, image size and window stay those of --policy)")
     p.add_argument("--gif", type=int, default=2, help="episodes saved as GIFs (front camera)")
     p.add_argument("--device", default="cpu", help="policy device for a checkpoint (cpu, cuda)")
     p.add_argument("--logs", default=None, help="directory for the node logs")
     p.set_defaults(func=run)
+
+
+def checkpoint_hash(path: str | Path) -> str:
+    """sha256 over a checkpoint directory's files (relative path and content, in sorted order)."""
+    import hashlib
+
+    root = Path(path).resolve()
+    digest = hashlib.sha256()
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(str(f.relative_to(root)).encode() + b"\0")
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def software_versions() -> dict[str, str]:
+    """What the run ran on: Python, ROS, the libraries a score depends on, and this checkout."""
+    import os
+    import platform
+    import subprocess
+    from importlib import metadata
+
+    out = {"python": platform.python_version(), "ros_distro": os.environ.get("ROS_DISTRO", "")}
+    for dist in ("robovla", "torch", "mujoco", "numpy", "rclpy", "transformers"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=10)
+        if commit.returncode == 0:
+            out["git_commit"] = commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return out
+
+
+def count_stalls(log_dir: Path) -> int:
+    """Lock-step waits the sim gave up on (its log says "lock-step stall")."""
+    log = Path(log_dir) / "sim.log"
+    return log.read_text(errors="replace").count("lock-step stall") if log.is_file() else 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,10 +121,18 @@ def run(args: argparse.Namespace) -> int:
     if not expert and not Path(args.policy).is_dir():
         print(f"error: --policy {args.policy!r} is neither 'scripted' nor a checkpoint directory", file=sys.stderr)
         return 2
+    lockstep = args.clock == "lockstep"
     speed = args.speed if args.speed is not None else (3.0 if expert else 1.0)
     if speed <= 0:
         print("error: --speed must be positive", file=sys.stderr)
         return 2
+    if not args.latency_ms >= 0:
+        print("error: --latency-ms must be >= 0", file=sys.stderr)
+        return 2
+    from robovla.cli.bringup import parse_overrides
+    from robovla.graph import checkpoint_overrides
+
+    user_sets = parse_overrides(args.set)
     tasks = [t for t in args.tasks.split(",") if t]
     try:
         plans = plan_episodes(args.episodes, tasks or None, EVAL_SEED_OFFSET if args.seed is None else args.seed)
@@ -71,18 +141,27 @@ def run(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out)
     overrides = {"sim.expert": expert, "sim.speed": speed, "sim.split": args.split, "sim.task": plans[0].first_task,
-                 "sim.seed": plans[0].seed, "sim.chain_tasks": tasks}
+                 "sim.seed": plans[0].seed, "sim.chain_tasks": tasks,
+                 # lock-step: as fast as the graph answers (robovla.graph.apply_sim_time sets the rest)
+                 "sim.lockstep": lockstep, "sim.real_time": not lockstep,
+                 "action_smoother.latency_model_s": args.latency_ms / 1e3}
     if expert and args.gif == 0:
         overrides["sim.camera_hz"] = 1.0  # the expert needs no images: rendering would cap the speed
     arguments = {} if expert else {"checkpoint": str(Path(args.policy).resolve())}
     if not expert:
         overrides["vla_inference.device"] = args.device
+        if "vla_inference.policy" in user_sets:  # another policy on this checkpoint's graph
+            overrides.update(checkpoint_overrides(str(Path(args.policy).resolve())))
+    overrides.update(user_sets)
+    # the result's wall-time bound: a lock-stepped graph runs as slowly as its policy computes
+    result_wait = args.timeout * 60 + 120 if lockstep else args.timeout / speed + 30
     records: list[EpisodeRecord] = []
     t_start = time.monotonic()
     session = SimSession(overrides, nodes=EXPERT_NODES if expert else None, arguments=arguments,
                          log_dir=args.logs, camera="front" if args.gif > 0 else None)
     gif_fps = float(session.param("sim", "camera_hz"))  # frames per sim second: real-time playback
     with session as client:
+        t_episodes = time.monotonic()
         bar = tqdm(plans, desc=f"eval {Path(args.policy).name}", unit="ep", file=sys.stderr)
         for plan in bar:
             record = EpisodeRecord(plan.index, plan.seed)
@@ -95,9 +174,9 @@ def run(args: argparse.Namespace) -> int:
                         raise RuntimeError(f"sim reset failed for episode {plan.index}: {reset.message}")
                     record.attempts.append(TaskAttempt("none", "", False, 0, 0.0, reset.message))
                     break
-                outcome = client.execute(reset.instruction, args.timeout / speed)
+                outcome = client.execute(reset.instruction, args.timeout, result_wait_s=result_wait)
                 record.attempts.append(TaskAttempt(reset.task, reset.instruction, outcome.success, outcome.steps,
-                                                   outcome.duration_s * speed, outcome.message))
+                                                   outcome.duration_s, outcome.message))
                 if not outcome.success:
                     break
             if plan.index < args.gif:
@@ -108,8 +187,18 @@ def run(args: argparse.Namespace) -> int:
             records.append(record)
             done = sum(r.attempts[0].success for r in records)
             bar.set_postfix(success=f"{done}/{len(records)}", avg_len=f"{sum(r.completed for r in records) / len(records):.2f}")
-    summary = summarize(records, args.chain, policy=args.policy, split=args.split, speed=speed,
-                        timeout_s=args.timeout, wall_s=time.monotonic() - t_start)
+        episodes_wall = time.monotonic() - t_episodes
+    sim_s = sum(a.duration_s for r in records for a in r.attempts)
+    summary = summarize(
+        records, args.chain, policy=args.policy, split=args.split, timeout_s=args.timeout,
+        clock=args.clock, speed=None if lockstep else speed, latency_model_ms=args.latency_ms,
+        checkpoint_sha256=None if expert else checkpoint_hash(args.policy),
+        overrides={k: v for k, v in user_sets.items()}, seeds=[p.seed for p in plans],
+        tasks=tasks or None, device=None if expert else args.device, versions=software_versions(),
+        wall_s=time.monotonic() - t_start, episodes_wall_s=episodes_wall, sim_s=sim_s,
+        real_time_factor=sim_s / episodes_wall if episodes_wall > 0 else None,
+        episodes_per_minute=len(records) * 60.0 / episodes_wall if episodes_wall > 0 else None,
+        lockstep_stalls=count_stalls(session.log_dir) if lockstep else None)
     write_summary(summary, out)
     table = summary_table(summary)
     out.with_suffix(".md").write_text(f"# robovla eval --policy {args.policy}\n\n{table}\n")
@@ -117,4 +206,7 @@ def run(args: argparse.Namespace) -> int:
                title=f"{args.episodes} episodes, split {args.split}")
     print(table)
     print(f"success_rate {summary['success_rate']:.3f} over {len(summary['per_task'])} tasks -> {out}")
+    print(f"{args.clock}: {summary['sim_s']:.1f} sim s in {episodes_wall:.1f} wall s (real-time factor "
+          f"{summary['real_time_factor'] or 0:.2f}, {summary['episodes_per_minute'] or 0:.1f} episodes/min)"
+          + (f", {summary['lockstep_stalls']} lock-step stalls" if lockstep else ""))
     return 0

@@ -1,4 +1,8 @@
-"""`robovla goal "pick up the red block"`: send a language goal and follow it to the end."""
+"""`robovla goal "pick up the red block"`: send a language goal and follow it to the end.
+
+In the sim the goal is judged by the task its instruction names, whatever task the sim was on; an
+instruction the sim has no task for runs with no success checker (feedback state `no_checker`),
+and the timeout or an operator decides."""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ import sys
 def register(sub, help_text: str) -> None:
     p = sub.add_parser("goal", help=help_text, description=__doc__)
     p.add_argument("instruction", help="the language instruction")
-    p.add_argument("--timeout", type=float, default=0.0, help="seconds (0 = the task manager's default)")
+    p.add_argument("--timeout", type=float, default=0.0,
+                   help="seconds on the graph's clock, sim seconds in the sim (0 = the task manager's default)")
     p.add_argument("--namespace", default="", help="ROS namespace of the graph")
     p.add_argument("--wait-server", type=float, default=30.0, help="seconds to wait for the action server")
     p.set_defaults(func=run)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -66,12 +67,30 @@ class SimSession:
             # publisher appears after, and a goal sent earlier would run without a policy
             ready_topics = (topics.ACTION_CHUNK,) if "vla_inference" in names else ()
             missing = self.client.wait_ready(self.ready_timeout, nodes=names, publishers=ready_topics)
+            if not missing:
+                missing = self._wait_clock()
             if missing:
                 raise RuntimeError(f"{missing}; {self.dead_report() or 'see the node logs in ' + str(self.log_dir)}")
         except BaseException:
             self.__exit__()
             raise
         return self.client
+
+    def _wait_clock(self, settle_s: float = 0.3) -> str | None:
+        """Every node on sim time has subscribed to the sim's /clock (robovla.graph.apply_sim_time),
+        and a moment has passed for it to arrive: until then a node's clock reads 0 (a recording
+        started then would begin at time 0, a million seconds before its data)."""
+        from robovla.nodes.common import topics
+
+        wanted = sum(1 for s in self.specs if s.parameters.get("use_sim_time"))
+        deadline = time.monotonic() + self.ready_timeout
+        while self.client.node.count_subscribers(topics.CLOCK) < wanted:
+            if time.monotonic() > deadline:
+                found = self.client.node.count_subscribers(topics.CLOCK)
+                return f"only {found} of {wanted} nodes subscribed to {topics.CLOCK}"
+            time.sleep(0.05)
+        time.sleep(settle_s)
+        return None
 
     def param(self, node: str, name: str, default: Any = None) -> Any:
         """A resolved parameter of one of the session's nodes."""

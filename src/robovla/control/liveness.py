@@ -17,6 +17,7 @@ stalled watcher sends no motion, and safety_monitor stops the arm if the stall l
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable
 
 #: the processes kinova_control watches by default: the goal's owner, the monitor that stops the
@@ -68,3 +69,31 @@ class Heartbeats:
             age = self.age(n, t)
             parts.append(f"{n} (never heard)" if math.isinf(age) else f"{n} ({age:.2f} s ago)")
         return "no heartbeat from " + ", ".join(parts) if parts else ""
+
+
+class FaultClock:
+    """The time fault checks run on: it advances only while BOTH the steady wall clock and the
+    node clock advance (by the smaller of the two steps).
+
+    Faults (a silent process, a silent command stream) are wall-clock events: a fast sim must not
+    make them fire, and a stalled process must still be caught. But in a simulation the arm only
+    moves while simulated time passes: a lock-step sim paused while a slow policy computes is
+    silent in wall time and nothing moves, so that silence is no fault (it would pause the arm,
+    or deactivate its controller, between two steps of an evaluation). On a robot the node clock
+    is the wall clock and this is plain steady time. Thread-safe: callbacks and timers of several
+    threads read it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wall: float | None = None
+        self._node = 0.0
+        self._t = 0.0
+
+    def now(self, wall: float, node: float) -> float:
+        """Fault time for a reading of the steady wall clock and the node clock (seconds)."""
+        with self._lock:
+            if self._wall is not None:
+                self._t += max(0.0, min(wall - self._wall, node - self._node))
+            self._wall, self._node = wall, node
+            return self._t

@@ -130,11 +130,22 @@ class VelocitySmoother:
         self.fuser = ChunkFuser(cfg)
         self._last_cmd = np.zeros(6)
         self._last_t: float | None = None
+        # the command before the one at _last_t: a second command for the same instant (a chunk
+        # that arrived after that instant's tick) replaces the first, rate-limited from here, so
+        # the result does not depend on whether the chunk came before or after the tick
+        self._prev: tuple[np.ndarray, float | None] = (np.zeros(6), None)
 
     def reset(self) -> None:
         self.fuser.reset()
         self._last_cmd = np.zeros(6)
         self._last_t = None
+        self._prev = (np.zeros(6), None)
+
+    def _base(self, t: float) -> tuple[np.ndarray, float | None]:
+        """The command (and its time) that the one at `t` is rate-limited from."""
+        if self._last_t is not None and t == self._last_t:
+            return self._prev
+        return self._last_cmd, self._last_t
 
     def add_chunk(self, chunk: ActionChunk) -> None:
         self.fuser.add(chunk)
@@ -164,16 +175,19 @@ class VelocitySmoother:
         vel, gripper = out
         # the same norm cap as the safety filter's speed rules (one function): scaled, direction kept
         vel = clip_twist(vel, self.cfg.max_linear_speed, self.cfg.max_angular_speed)
-        if self._last_t is not None and t > self._last_t:
-            h = t - self._last_t
-            delta = vel - self._last_cmd
+        base_cmd, base_t = self._base(t)
+        if base_t is not None and t > base_t:
+            h = t - base_t
+            delta = vel - base_cmd
             delta = clip_twist(delta, self.cfg.max_linear_accel * h, self.cfg.max_angular_accel * h)
-            vel = self._last_cmd + delta
+            vel = base_cmd + delta
+        self._prev = (base_cmd, base_t)
         self._last_cmd, self._last_t = vel, t
         return vel, gripper
 
     def stop(self, t: float) -> None:
         """Forget the commanded velocity (the arm was stopped from outside)."""
+        self._prev = self._base(t)
         self._last_cmd = np.zeros(6)
         self._last_t = t
 

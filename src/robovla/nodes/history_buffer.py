@@ -4,10 +4,15 @@ Reset on every new episode (goal); before N frames exist the window is padded an
 says which frames are real. Observations are forwarded as received (no re-encoding); with
 `images: newest` (default) only the newest frame carries its images, the policy node has the
 older ones already (robovla.control.frame_cache says why), which makes a window ~N times smaller.
+An observation stamped after the instruction that starts an episode belongs to it even when it
+arrives first (two publishers, two paths): the last few are kept while no episode runs and taken
+in when it starts. A lock-stepped sim starts stepping the moment it sees the instruction, and its
+first frame must become the episode's first window.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from rclpy.node import Node
@@ -43,21 +48,29 @@ class HistoryBuffer(Node):
         self.active = False
         self.rejected = 0
         self._stripped: dict[float, Observation] = {}  # image-less copies of the window's older frames
+        self._early: deque[Observation] = deque(maxlen=4)  # received while no episode ran (see above)
         self.pub = IntraProcessPublisher(self, ObservationWindow, topics.WINDOW, qos.WINDOW)
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
         subscribe(self, Observation, topics.OBSERVATION, self._on_observation, qos.COMMAND)
         self.get_logger().info(f"window of {self.p.window_size} frames every {self.p.period_s:.3f} s")
 
     def _on_instruction(self, msg: Instruction) -> None:
-        if msg.active and msg.episode_id != self.history.episode_id:
+        started = msg.active and msg.episode_id != self.history.episode_id
+        if started:
             self.history.reset(msg.episode_id)
             self.get_logger().info(f"episode {msg.episode_id}: history reset")
         elif not msg.active:
             self.history.reset("")
         self.active = bool(msg.active)
+        if started:
+            start = to_sec(msg.header.stamp)
+            early, self._early = [o for o in self._early if to_sec(o.header.stamp) > start], deque(maxlen=4)
+            for obs in early:
+                self._on_observation(obs)
 
     def _on_observation(self, msg: Observation) -> None:
         if not self.active:
+            self._early.append(msg)
             return
         latest = self.history.latest
         if latest is not None and to_sec(msg.header.stamp) <= to_sec(latest.header.stamp):

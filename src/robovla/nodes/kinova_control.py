@@ -25,6 +25,7 @@ from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import Twist
 from rclpy.action import ActionClient
 from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
@@ -32,7 +33,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from robovla.control import kinematics
 from robovla.control.latency import ObservationAgeConfig, ObservationAgeLimit
 from robovla.control import liveness
-from robovla.control.liveness import Heartbeats
+from robovla.control.liveness import FaultClock, Heartbeats
 from robovla.control.controllers import MODE_CONTROLLERS, required_switch, restore_switch
 from robovla.control.safety import SafetyConfig, SafetyFilter
 from robovla.control.trajectory import trajectory_to_rest
@@ -79,6 +80,10 @@ class KinovaControlParams:
     manage_controllers: bool = True
     controller_timeout_s: float = 20.0  # wait this long for the controller manager at start
     restore_controller: str = "joint_trajectory_controller"  # re-activated on shutdown ("" = none)
+    # lock-step sim (robovla.graph.apply_sim_time): while a heartbeat is late, hold the command
+    # unanswered instead of stopping the arm; the sim, which steps only on an answer, holds still,
+    # so the arm does not move and a run does not depend on the machine's load
+    defer_while_paused: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -100,6 +105,11 @@ class KinovaControl(Node):
         self.safety = SafetyFilter(declare_config(self, SafetyConfig, prefix="safety."))
         self.obs_age = ObservationAgeLimit(declare_config(self, ObservationAgeConfig, prefix="observation_age."))
         self.heartbeats = Heartbeats(self.p.required_heartbeats, self.p.heartbeat_timeout_s)
+        # heartbeats, the lease and readiness run on fault time (wall clock, paused while the sim
+        # is: control.liveness.FaultClock); commands and observations on the node clock (sim time)
+        self.fault_clock = FaultClock()
+        self._answering: ArmCommand | None = None  # the command being handled: a stop answers it
+        self._deferred: ArmCommand | None = None  # defer_while_paused: the command held during a pause
         self.q: np.ndarray | None = None
         self.joint_speed = 0.0
         self._last_joints_t = -np.inf
@@ -136,7 +146,8 @@ class KinovaControl(Node):
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
         subscribe(self, ArmCommand, topics.ARM_COMMAND, self._on_command, qos.COMMAND)
         self._make_fault_passthrough(side_node(self), group)
-        self.create_timer(1.0 / self.p.rate_hz, self._watchdog)
+        # a steady timer: the fault checks must run while a lock-stepped sim waits for the graph
+        self.create_timer(1.0 / self.p.rate_hz, self._watchdog, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.get_logger().info(
             f"{self.p.mode} control, watchdog {self.p.watchdog_s:.2f} s, observation age limit "
             f"{self.obs_age.summary()}, heartbeats {list(self.heartbeats.required)} within "
@@ -147,6 +158,9 @@ class KinovaControl(Node):
     # ---------------------------------------------------------------- inputs
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
+
+    def _fault_now(self) -> float:
+        return self.fault_clock.now(time.monotonic(), self._now())
 
     def _on_joints(self, msg: JointState) -> None:
         now = self._now()
@@ -163,16 +177,15 @@ class KinovaControl(Node):
             self.joint_speed = float(np.abs(v).max()) if np.all(np.isfinite(v)) else np.inf
 
     def _on_heartbeat(self, msg: Heartbeat) -> None:
-        self.heartbeats.beat(msg.node, self._now())
+        self.heartbeats.beat(msg.node, self._fault_now())
 
     def _on_instruction(self, msg: Instruction) -> None:
         was_active, previous = self.active, self.episode_id
         self.active, self.episode_id = bool(msg.active), msg.episode_id
         if self.active and msg.episode_id != previous:
             self.gripper_closed = None  # a reset scene may have moved it: the first target always goes out
+            self._deferred = None
             self.obs_age.reset_interval()
-            if self.controllers is not None and self.ready:
-                threading.Thread(target=self._verify_controller, name="verify-controller", daemon=True).start()
         if was_active and not self.active:
             self.get_logger().info(f"episode {msg.episode_id} ended: stopping the arm")
             self.stop()
@@ -181,18 +194,31 @@ class KinovaControl(Node):
             # else the gripper holds: a cancel, a preemption or a timeout must not drop what it carries
 
     def _on_command(self, msg: ArmCommand) -> None:
+        self._answering = msg  # a stop() while handling it reports which observation it answered
+        try:
+            self._handle_command(msg)
+        finally:
+            self._answering = None
+
+    def _handle_command(self, msg: ArmCommand) -> None:
         if not self.active or msg.episode_id != self.episode_id:
             return
         if not self.ready:
             self._refuse(f"the arm is not ready: {self.status_message}")
             return
-        now = self._now()
+        # never before the command's own stamp: with use_sim_time this node's clock may not have
+        # taken the /clock tick the smoother ticked on yet (a lock-stepped sim would judge the
+        # command a step early); on a robot the smoother stamped it a moment ago, now is later
+        now = max(self._now(), to_sec(msg.header.stamp))
         obs = to_sec(msg.observation_stamp)
         if obs != self._last_chunk_obs:  # the first command answering a new chunk
             self._last_chunk_obs = obs
             if self.obs_age.on_chunk(now, obs):
                 self.get_logger().info(f"observation age limit {self.obs_age.summary()}")
         if self.paused or self.faulted:
+            if self.paused and not self.faulted and self.p.defer_while_paused:
+                self._deferred = msg  # handled when the heartbeats are back (_watchdog)
+                return
             self.stop()
             return
         obs_age = now - obs
@@ -217,9 +243,11 @@ class KinovaControl(Node):
             return
         self.stopped = False
         gripper = msg.gripper >= 0 and np.isfinite(msg.gripper)
+        # reported right after the motion, before the gripper goal (sending one can take milliseconds
+        # under load): the safety monitor must hear of the command before it sees the arm move
+        self._report_sent(safe.linear, safe.angular, safe.gripper if gripper else -1.0, msg)
         if gripper:
             self._command_gripper(safe.gripper)
-        self._report_sent(safe.linear, safe.angular, safe.gripper if gripper else -1.0, msg)
 
     def _refuse(self, why: str) -> None:
         self.refused += 1
@@ -253,6 +281,8 @@ class KinovaControl(Node):
         out.header.frame_id = "base_link"
         if cmd is not None:
             out.observation_stamp, out.episode_id = cmd.observation_stamp, cmd.episode_id
+            if to_sec(cmd.header.stamp) > to_sec(out.header.stamp):  # as in _handle_command
+                out.header.stamp = cmd.header.stamp
         (out.twist.linear.x, out.twist.linear.y, out.twist.linear.z,
          out.twist.angular.x, out.twist.angular.y, out.twist.angular.z) = (float(v) for v in (*lin, *ang))
         out.gripper = float(gripper)
@@ -286,10 +316,10 @@ class KinovaControl(Node):
             self._publish_trajectory([(self.q, np.zeros(len(self.q)), self.p.trajectory_lookahead_s)])
         else:
             return  # no joint state yet: nothing was ever sent
-        self._report_sent(np.zeros(3), np.zeros(3), -1.0, None)
+        self._report_sent(np.zeros(3), np.zeros(3), -1.0, self._answering)
 
     def _watchdog(self) -> None:
-        now = self._now()
+        now = self._fault_now()  # heartbeats and the lease; the command watchdog below: node clock
         if self.heartbeats.tick(now):
             self.get_logger().warning("kinova_control itself was stalled: heartbeat ages count from now")
         self._update_status(now)
@@ -305,12 +335,17 @@ class KinovaControl(Node):
         if bool(pause) != bool(self.paused):
             if pause:
                 self.get_logger().error(f"arm paused: {pause} (late > {self.p.heartbeat_timeout_s:.2f} s)")
-                self.stop()
+                if not self.p.defer_while_paused:
+                    self.stop()
             else:
                 self.get_logger().info("heartbeats back: motion commands accepted again")
         self.paused = pause
+        if not pause and self._deferred is not None:
+            deferred, self._deferred = self._deferred, None
+            self._on_command(deferred)
         if self.stopped:
             return
+        now = self._now()
         if now - self.last_cmd_time > self.p.watchdog_s or now - self.last_obs_stamp > self.obs_age.limit_s:
             self.get_logger().warning(
                 f"watchdog: no fresh command for {now - self.last_cmd_time:.2f} s "
@@ -342,7 +377,7 @@ class KinovaControl(Node):
 
     def _update_status(self, now: float | None = None) -> None:
         """Publish robovla/control_status when readiness or its reason changes (latched)."""
-        ready, message = self._status(self._now() if now is None else now)
+        ready, message = self._status(self._fault_now() if now is None else now)
         with self._status_lock:
             if (ready, message) == (self.ready, self.status_message):
                 return
@@ -389,21 +424,6 @@ class KinovaControl(Node):
             return
         self.controller = wanted
         self._set_controllers(True, f"{wanted} active ({self.p.mode} mode)")
-
-    def _verify_controller(self) -> None:
-        """At each episode start: is our controller still active? safety_monitor deactivates it
-        after a control fault, and someone may have switched it; then refuse rather than send
-        commands the driver drops."""
-        assert self.controllers is not None
-        wanted = MODE_CONTROLLERS[self.p.mode][0]
-        try:
-            state = self.controllers.states(timeout_s=2.0).get(wanted, "not loaded")
-        except (TimeoutError, ValueError) as exc:
-            self.get_logger().warning(f"could not check {wanted} at episode start: {exc}")
-            return
-        if state != "active":
-            self._set_controllers(False, f"{wanted} is {state} (safety_monitor deactivates it after a control "
-                                         f"fault): restart the graph to drive the arm again")
 
     def _release_controller(self) -> None:
         """Shutdown: deactivate our controller (clears a latched twist) and restore the configured one."""

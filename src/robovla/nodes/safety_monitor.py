@@ -15,14 +15,17 @@ so silence already stops the arm; the monitor then only reports.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
 from geometry_msgs.msg import Twist
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 
 from robovla.control.controllers import SwitchPlan, TWIST_CONTROLLER
+from robovla.control.liveness import FaultClock
 from robovla.control.monitor import CommandMonitor, MonitorConfig
 from robovla.msg import ArmCommand, Instruction
 from robovla.nodes.common import qos, topics
@@ -48,13 +51,17 @@ class SafetyMonitor(Node):
         self.create_subscription(ArmCommand, topics.SENT_COMMAND, self._on_sent, qos.COMMAND)
         self.create_subscription(JointState, topics.JOINT_STATES, self._on_joints, qos.SENSOR)
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
-        self.create_timer(1.0 / self.monitor.cfg.rate_hz, self._check)
+        # silence is judged on fault time (control.liveness.FaultClock): the steady wall clock, held
+        # while a sim's clock stands still (a lock-stepped sim waiting for a slow policy moves
+        # nothing); the check runs on a steady timer so a paused or fast sim cannot starve it
+        self.fault_clock = FaultClock()
+        self.create_timer(1.0 / self.monitor.cfg.rate_hz, self._check, clock=Clock(clock_type=ClockType.STEADY_TIME))
         start_heartbeat(self)
         self.get_logger().info(f"watching {topics.SENT_COMMAND}: trips after "
                                f"{self.monitor.cfg.command_timeout_s:.2f} s of silence while moving")
 
     def _now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
+        return self.fault_clock.now(time.monotonic(), self.get_clock().now().nanoseconds * 1e-9)
 
     def _on_sent(self, msg: ArmCommand) -> None:
         t = msg.twist

@@ -25,6 +25,29 @@ there, logs who and exits 1; one that appears later stops it too. Two of them wo
 With `expert: true` the scripted expert drives the arm the way a policy does: from privileged
 state it publishes robovla/arm_command (what action_smoother publishes) while an instruction is
 active, so its commands reach the arm through kinova_control and the ros2_kortex interfaces.
+
+Time. The sim publishes /clock (rosgraph_msgs/Clock) every control step: simulated time since
+the node started plus EPOCH_S (so no valid stamp is 0), never going back (a reset restarts the
+scene, not the clock), and stamps all it publishes with it. Every node of a sim graph runs with
+use_sim_time (robovla.graph.resolve_graph), so timers, timeouts and stamps follow it.
+
+Lock-step (`lockstep: true`, `robovla eval`'s default): the sim advances one control period only
+after the graph has answered the state it published, so compute time never leaks into the closed
+loop and a run is a function of checkpoint and seeds. While an episode runs, after publishing the
+state for time t the sim waits for robovla/sent_command (what kinova_control sent, after the
+Twist it sent) stamped >= t that answers the newest camera frame f with f + latency_model_s <= t
+(the expert: the state at t), and, when that command changed the gripper, for the gripper goal.
+Each wait is capped at lockstep_timeout_s of wall time: then a warning, a stall counted, and the
+sim steps on (after 3 stalls in a row it stops waiting for that episode). With no episode running
+the scene holds still (nothing steps, the clock is republished): how long a client takes between a
+reset and its goal changes nothing. A frame is rendered on the episode's first step and then at
+camera_hz (the policy rate in lock-step).
+
+Goals are grounded in the sim: an instruction that is a phrasing of one of its tasks (any split,
+any colours) is judged by that task's checker, on the scene as it is if the task is feasible
+there, else on a scene reset for it; the reset's own instruction keeps the reset's episode. An
+instruction no task says is judged by nothing. robovla/task_checker (TaskOutcome) tells the task
+manager which, for each episode: success=true with the checker, false with why there is none.
 """
 
 from __future__ import annotations
@@ -36,11 +59,14 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from builtin_interfaces.msg import Time
 from control_msgs.action import ParallelGripperCommand
 from geometry_msgs.msg import TransformStamped, Twist
 from rclpy.action import ActionServer
 from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.clock import Clock as RclClock, ClockType
 from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 from tf2_msgs.msg import TFMessage
@@ -57,11 +83,16 @@ from robovla.sim.config import SimConfig, camera_due
 from robovla.sim.env import Gen3SimEnv
 from robovla.sim.expert import ScriptedExpert, action_to_velocity
 from robovla.sim.kortex_driver import KortexDriverModel
-from robovla.sim.tasks import get_task
+from robovla.sim.tasks import Episode, get_task, ground_instruction, instruction_words
 from robovla.sim.urdf import ARM_LINKS, gen3_urdf
 from robovla.srv import ResetSim
 
 GRIPPER_JOINT = "robotiq_85_left_knuckle_joint"
+EPOCH_S = 1_000_000  # sim time starts here (s): no stamp the sim publishes is 0, the "unset" stamp
+#: kinova_control's gripper hysteresis (KinovaControlParams.gripper_close_above / _open_below): a
+#: sent_command target above / below these made it send a close / open goal, which lock-step waits for
+GRIPPER_CLOSE_ABOVE, GRIPPER_OPEN_BELOW = 0.6, 0.4
+STALLS_IN_A_ROW = 3  # lock-step: after this many waits timed out in one episode, stop waiting in it
 _TF_LINKS = ARM_LINKS[1:]  # every arm link below base_link, the frames of the URDF it publishes
 
 
@@ -82,10 +113,15 @@ class SimNodeParams:
     fault_rate_hz: float = 1.0  # fault_controller/internal_fault rate (sim time), and at once on a change
     driver_check_s: float = 1.0  # at start, how long discovery may take to show a driver already there (0: no check)
     driver_watch_period_s: float = 1.0  # then, how often to look for a second joint_states publisher (0: never)
+    lockstep: bool = False  # step only once the graph answered the last state (module docstring)
+    lockstep_timeout_s: float = 5.0  # wall seconds one lock-step wait may take: then warn, count a stall, step on
+    latency_model_s: float = 0.0  # lock-step: a frame is answered this long after it (action_smoother's)
 
     def __post_init__(self) -> None:
         if not self.speed > 0:
             raise ValueError("speed must be positive")
+        if not (self.lockstep_timeout_s > 0 and self.latency_model_s >= 0):
+            raise ValueError("lockstep_timeout_s must be positive and latency_model_s >= 0")
         if not self.camera_hz > 0:
             raise ValueError("camera_hz must be positive")
         if self.split not in ("train", "eval", "all"):
@@ -115,6 +151,19 @@ class SimNode(Node):
         self.seed = self.p.seed
         self.episode_id = ""
         self.reported = False
+        self.judged = True  # the running episode's instruction has a checker here (grounding)
+        self._episode_used = False  # a goal ran on self.episode since the last reset
+        self._now_ns = EPOCH_S * 1_000_000_000
+        self._dt_ns = int(round(cfg.control_dt * 1e9))
+        # lock-step (module docstring); _cv guards the wait and what answers it
+        self._cv = threading.Condition()
+        self._want: tuple[str, int, int] | None = None  # (episode, stamp ns, observation ns) awaited
+        self._sent_ok = self._answered = False
+        self._grip_expect: bool | None = None  # closed? as kinova_control's hysteresis last decided
+        self._grip_closed = False  # closed? as the last gripper goal set it
+        self._kick = threading.Event()  # an instruction or a reset: the idle loop looks again
+        self._ep_key, self._ep_steps, self._frames = "", 0, []  # the episode the loop steps
+        self._stall_run, self._no_wait, self.stalls = 0, False, 0
         if self.p.driver_check_s > 0:
             others = other_drivers(self, wait_s=joined + self.p.driver_check_s - time.monotonic())
             if others:
@@ -122,14 +171,21 @@ class SimNode(Node):
                 raise DriverConflict(self._refusal(others))
         self.driver = KortexDriverModel(tuple(kinematics.GEN3_JOINT_NAMES), distro=self.p.driver_distro)
         # joint_state_broadcaster publishes reliable (the default QoS): so does the stand-in, and a
-        # best-effort subscriber (the graph's) matches both
-        self.joint_pub = self.create_publisher(JointState, topics.JOINT_STATES, qos.JOINT_STATES)
-        self.cam_pubs = {c: self.create_publisher(Image, topics.camera_topic(c), qos.SENSOR) for c in cfg.cameras}
+        # best-effort subscriber (the graph's) matches both; lock-step keeps more of them for
+        # camera_sync, which may be behind (qos.RELIABLE_SENSOR)
+        self.joint_pub = self.create_publisher(JointState, topics.JOINT_STATES,
+                                               qos.RELIABLE_SENSOR if self.p.lockstep else qos.JOINT_STATES)
+        # lock-step waits for the answer to every frame: images go reliably (a best-effort reader,
+        # RViz or a realtime graph's camera_sync, still gets them best effort)
+        image_qos = qos.RELIABLE_SENSOR if self.p.lockstep else qos.SENSOR
+        self.cam_pubs = {c: self.create_publisher(Image, topics.camera_topic(c), image_qos) for c in cfg.cameras}
         self.tf_pub = self.create_publisher(TFMessage, "/tf", 10)
         # what robot_state_publisher provides on a real arm: RViz's RobotModel reads it
         self.description_pub = self.create_publisher(String, "robot_description", qos.LATCHED)
         self.description_pub.publish(String(data=gen3_urdf(self.env.model)))
         self.outcome_pub = self.create_publisher(TaskOutcome, topics.TASK_OUTCOME, qos.COMMAND)
+        self.checker_pub = self.create_publisher(TaskOutcome, topics.TASK_CHECKER, qos.COMMAND)
+        self.clock_pub = self.create_publisher(Clock, topics.CLOCK, qos.LATEST)
         self.active = False
         self.expert: ScriptedExpert | None = None
         self.command_pub = None
@@ -143,6 +199,8 @@ class SimNode(Node):
             JointTrajectory, topics.JOINT_TRAJECTORY, self._on_trajectory, qos.COMMAND,
         )
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
+        if self.p.lockstep:
+            self.create_subscription(ArmCommand, topics.SENT_COMMAND, self._on_sent, qos.COMMAND)
         ActionServer(side_node(self), ParallelGripperCommand, topics.GRIPPER_ACTION, self._on_gripper,
                      callback_group=ReentrantCallbackGroup())
         self.create_service(ResetSim, topics.RESET_SIM, self._on_reset)
@@ -151,11 +209,13 @@ class SimNode(Node):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sim-loop", daemon=True)
         self._thread.start()
-        if self.p.driver_watch_period_s > 0:
-            self.create_timer(self.p.driver_watch_period_s, self._watch_drivers)
+        if self.p.driver_watch_period_s > 0:  # a wall-clock matter: a steady timer
+            self.create_timer(self.p.driver_watch_period_s, self._watch_drivers,
+                              clock=RclClock(clock_type=ClockType.STEADY_TIME))
+        clock = (f"lock-step (latency model {self.p.latency_model_s * 1e3:.0f} ms, cameras {self.p.camera_hz:g} Hz)"
+                 if self.p.lockstep else f"real_time={self.p.real_time} speed={self.p.speed}")
         self.get_logger().info(
-            f"sim ready: task={self.p.task or '-'} real_time={self.p.real_time} speed={self.p.speed} "
-            f"expert={self.p.expert} cameras={list(cfg.cameras)}"
+            f"sim ready: task={self.p.task or '-'} {clock} expert={self.p.expert} cameras={list(cfg.cameras)}"
         )
 
     # ---------------------------------------------------------------- another driver
@@ -222,7 +282,12 @@ class SimNode(Node):
         if not ok:
             goal_handle.abort()
             return result
+        with self._cv:
+            self._grip_closed = target > 0.4
+            self._check_answered()
         target = min(max(target, 0.0), 0.8)
+        # wall clock: how long this action waits for the fingers to settle (kinova_control never waits
+        # for its result; lock-step waits for the goal itself, above)
         last, still, t_end = None, 0, time.monotonic() + 3.0
         while time.monotonic() < t_end:
             time.sleep(0.02)
@@ -239,10 +304,59 @@ class SimNode(Node):
         return result
 
     def _on_instruction(self, msg: Instruction) -> None:
+        checker = None
         with self.lock:
             if msg.episode_id != self.episode_id:
+                if msg.active and msg.episode_id:
+                    checker = self._ground(msg.instruction)
                 self.episode_id, self.reported = msg.episode_id, False
             self.active = bool(msg.active)
+        with self._cv:
+            if checker is not None:
+                self._grip_expect = None  # kinova_control sends the first gripper target of an episode
+            self._cv.notify_all()
+        self._kick.set()
+        if checker is not None:
+            out = TaskOutcome(episode_id=msg.episode_id, success=checker[0], source="sim", message=checker[1])
+            out.header.stamp = self._stamp()
+            self.checker_pub.publish(out)
+            if checker[0]:
+                self.get_logger().info(f"episode {msg.episode_id}: {checker[1]}")
+            else:
+                self.get_logger().warning(f"episode {msg.episode_id}: {checker[1]}")
+
+    def _ground(self, instruction: str) -> tuple[bool, str]:
+        """Which checker judges a new goal's instruction (lock held): (judged, how or why not)."""
+        text = instruction.strip()
+        fresh, self._episode_used = not self._episode_used, True
+        current = self.episode
+        if fresh and current.task is not None and instruction_words(text) == instruction_words(current.instruction):
+            self.judged = True
+            return True, f"judged by the sim's {current.task.name} checker"
+        match = ground_instruction(text)
+        if match is None:
+            self.judged = False
+            self.episode = Episode(task=None, params={}, layout=current.layout, instruction=text)
+            return False, (f"no success checker: the sim has no task phrased {text!r}; "
+                           "the timeout or an operator (robovla/report_outcome) decides")
+        task, params = match
+        self.judged = True
+        if fresh and current.task is task and current.params == params:
+            return True, f"judged by the sim's {task.name} checker"
+        try:
+            self.episode = self.env.continue_with(task.name, params=params, instruction=text)
+            how = "continued from the scene as it is"
+        except ValueError as exc:
+            self.seed += 1
+            try:
+                self.episode = self.env.reset(task.name, self.seed, split=self.p.split, params=params, instruction=text)
+            except (ValueError, RuntimeError) as exc2:
+                self.judged = False
+                self.episode = Episode(task=None, params={}, layout=current.layout, instruction=text)
+                return False, f"no success checker: {task.name} fits neither this scene ({exc}) nor a new one ({exc2})"
+            how = f"reset to seed {self.seed} ({exc})"
+        self.sim_state = self.env.start_state
+        return True, f"judged by the sim's {task.name} checker: {how}"
 
     def _on_reset(self, request, response):
         with self.lock:
@@ -261,6 +375,11 @@ class SimNode(Node):
                 response.success, response.message = False, str(exc)
                 return response
             self.reported = False
+            self._episode_used = False
+            if not request.keep_scene:
+                with self._cv:
+                    self._grip_closed = False  # a reset opens the gripper
+        self._kick.set()
         response.success = True
         response.task = task or ""
         response.instruction = self.episode.instruction
@@ -285,24 +404,42 @@ class SimNode(Node):
             with self.lock:
                 self.env.close()
 
+    def _stamp(self) -> Time:
+        return Time(sec=self._now_ns // 1_000_000_000, nanosec=self._now_ns % 1_000_000_000)
+
+    def _stepping(self) -> bool:
+        """An episode is running that the sim still judges (or runs unjudged)."""
+        return self.active and bool(self.episode_id) and not self.reported
+
     def _run_loop(self) -> None:
         cfg = self.env.config
         k = 0
         next_t = time.monotonic()
-        stamp = self.get_clock().now().to_msg()  # of the state published last: what the expert answers
+        self._publish_still()
         while not self._stop.is_set():
+            if self.p.lockstep and not self._stepping():
+                self._idle()
+                next_t = time.monotonic()
+                continue
             with self.lock:
-                command = self._expert_command(stamp)
+                episode_id = self.episode_id if self.active else ""
+                if episode_id != self._ep_key:  # lock-step: the episode's first step
+                    self._ep_key, self._ep_steps, self._frames = episode_id, 0, []
+                    self._stall_run, self._no_wait = 0, False
                 self.sim_state = self.env.step()
-                stamp = self.get_clock().now().to_msg()
+                self._now_ns += self._dt_ns
+                stamp = self._stamp()
                 q, knuckle = self.env.joint_positions(), self.env.gripper_knuckle()
                 qd = self.env.joint_velocities()
-                frames = self.env.render() if camera_due(k, cfg.control_hz, self.p.camera_hz) else None
-                tfs = self._transforms(stamp)
-                fire = bool(self.episode_id) and not self.reported and self.env.success(self.sim_state)
+                phase = self._ep_steps if self.p.lockstep else k  # lock-step: a frame on the first step
+                render = camera_due(phase, cfg.control_hz, self.p.camera_hz)
+                tfs = self._transforms(stamp) if self.tf_pub.get_subscription_count() else []  # RViz
+                fire = (bool(self.episode_id) and not self.reported and self.judged and self.episode.task is not None
+                        and self.env.success(self.sim_state))
                 if fire:
                     self.reported = True
-                episode_id = self.episode_id
+                command = self._expert_command(stamp)  # answers the state just computed
+                want = self._wanted(episode_id, render, command is not None) if self.p.lockstep else None
             self.joint_pub.publish(
                 JointState(
                     header=self._header(stamp, "base_link"),
@@ -311,22 +448,33 @@ class SimNode(Node):
                     velocity=[float(v) for v in qd] + [0.0],
                 )
             )
-            if frames is not None:
+            if tfs:
+                self.tf_pub.publish(TFMessage(transforms=tfs))
+            # the clock after the joint states: a /clock tick makes the smoother command this step,
+            # and kinova_control must place that command with this step's joints (in-order
+            # delivery from one process); before the images, so control works while they go out
+            self.clock_pub.publish(Clock(clock=stamp))
+            if render:  # while the graph works on this step's command (the twist callbacks leave the scene as it is)
+                with self.lock:
+                    frames = self.env.render()
                 for name, img in frames.items():
                     self.cam_pubs[name].publish(rgb_to_image(img, stamp, f"{name}_camera"))
-            self.tf_pub.publish(TFMessage(transforms=tfs))
             if command is not None:
                 self.command_pub.publish(command)
             if camera_due(k, cfg.control_hz, self.p.fault_rate_hz) or self.driver.faulted != self._fault_published:
                 self._fault_published = self.driver.faulted
                 self.driver_interfaces.publish_fault_state()
+            if want is not None:
+                self._await(want)  # before the outcome: every chunk due by now has been counted
             if fire:
                 out = TaskOutcome(episode_id=episode_id, success=True, source="sim",
                                   message=f"{self.episode.task.name}: checker fired")
                 out.header.stamp = stamp
                 self.outcome_pub.publish(out)
-                self.get_logger().info(f"task success for episode {episode_id}")
+                self.get_logger().info(f"task success for episode {episode_id} after {self._ep_steps + 1} steps "
+                                       f"(sim time {self._now_ns * 1e-9 - EPOCH_S:.2f} s)")
             k += 1
+            self._ep_steps += 1
             if self.p.real_time:
                 next_t += cfg.control_dt / self.p.speed
                 delay = next_t - time.monotonic()
@@ -334,6 +482,92 @@ class SimNode(Node):
                     time.sleep(delay)
                 else:
                     next_t = time.monotonic()
+
+    def _publish_still(self) -> None:
+        """The clock and the arm before anything has stepped (RViz, late joiners of the state)."""
+        with self.lock:
+            stamp = self._stamp()
+            q, knuckle = self.env.joint_positions(), self.env.gripper_knuckle()
+            tfs = self._transforms(stamp)
+        self.clock_pub.publish(Clock(clock=stamp))
+        self.joint_pub.publish(JointState(header=self._header(stamp, "base_link"),
+                                          name=list(kinematics.GEN3_JOINT_NAMES) + [GRIPPER_JOINT],
+                                          position=[float(v) for v in q] + [knuckle], velocity=[0.0] * 8))
+        self.tf_pub.publish(TFMessage(transforms=tfs))
+
+    def _idle(self) -> None:
+        """Lock-step with no episode running: hold the scene, republish the clock (for nodes that
+        joined late or lost a best-effort /clock), wake at once on an instruction or a reset."""
+        self.clock_pub.publish(Clock(clock=self._stamp()))
+        if self._kick.wait(0.02):
+            self._kick.clear()
+
+    # ---------------------------------------------------------------- lock-step
+    def _wanted(self, episode_id: str, rendered: bool, expert_command: bool) -> tuple[str, int, int] | None:
+        """What answers this step (lock held, before anything is published): (episode, stamp,
+        observation) that robovla/sent_command must reach; None when nothing is owed yet."""
+        if not episode_id or self._no_wait:
+            want = None
+        elif self.expert is not None:
+            want = (episode_id, self._now_ns, self._now_ns) if expert_command else None
+        else:
+            if rendered:
+                self._frames.append(self._now_ns)
+            latency_ns = int(round(self.p.latency_model_s * 1e9))
+            due = [f for f in self._frames if f + latency_ns <= self._now_ns]
+            self._frames = self._frames[len(due) - 1:] if due else self._frames
+            want = (episode_id, self._now_ns, due[-1]) if due else None
+        with self._cv:  # armed before the state goes out: the answer may come at once
+            self._want, self._sent_ok, self._answered = want, False, False
+        return want
+
+    def _on_sent(self, msg: ArmCommand) -> None:
+        """kinova_control reports what it sent, after sending it (Twist / trajectory first, from
+        the same thread to this process: the sim has applied it when this arrives)."""
+        with self._cv:
+            want = self._want
+            if want is None or msg.episode_id != want[0]:
+                return
+            if msg.gripper >= 0:  # kinova_control's hysteresis: a goal went out when the state changed
+                if msg.gripper > GRIPPER_CLOSE_ABOVE:
+                    self._grip_expect = True
+                elif msg.gripper < GRIPPER_OPEN_BELOW:
+                    self._grip_expect = False
+            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            obs = msg.observation_stamp.sec * 1_000_000_000 + msg.observation_stamp.nanosec
+            if stamp >= want[1] and obs >= want[2]:
+                self._sent_ok = True
+            self._check_answered()
+
+    def _check_answered(self) -> None:
+        """(_cv held) The command is in, and the gripper goal it implies, if any, too."""
+        gripper_done = self._grip_expect is None or self._grip_expect == self._grip_closed
+        if self._sent_ok and not self._answered and gripper_done:
+            self._answered = True
+            self._cv.notify_all()
+
+    def _await(self, want: tuple[str, int, int]) -> None:
+        """Wait for the graph's answer to this step, at most lockstep_timeout_s of wall time."""
+        with self._cv:
+            ok = self._cv.wait_for(lambda: self._answered or self._stop.is_set() or not self.active
+                                   or self.episode_id != want[0], self.p.lockstep_timeout_s)
+            self._want = None
+            missing = ("no command" if not self._sent_ok else
+                       f"the gripper goal ({'close' if self._grip_expect else 'open'}) never came")
+        if ok:
+            self._stall_run = 0
+            return
+        self.stalls += 1
+        self._stall_run += 1
+        t = (want[1] - EPOCH_S * 1_000_000_000) * 1e-9
+        self.get_logger().warning(
+            f"lock-step stall {self.stalls}: no answer from the graph to t={t:.2f} s (observation "
+            f"{(want[2] - EPOCH_S * 1_000_000_000) * 1e-9:.2f} s) within {self.p.lockstep_timeout_s:.1f} s "
+            f"({missing}); stepping on")
+        if self._stall_run >= STALLS_IN_A_ROW:
+            self._no_wait = True
+            self.get_logger().error(f"lock-step: {STALLS_IN_A_ROW} stalls in a row, episode {want[0]} runs on "
+                                    "without waiting for the graph (is a node down, or the policy failing?)")
 
     def _expert_command(self, state_stamp) -> ArmCommand | None:
         """The expert's command answering the state stamped `state_stamp` (called with the lock held)."""

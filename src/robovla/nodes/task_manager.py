@@ -6,6 +6,13 @@ controller. The episode ends on success (a TaskOutcome from the simulator's chec
 operator's ReportOutcome call), on timeout (success=false, saying so), on cancel, or when a
 newer goal preempts it (documented: the newest goal wins, the old one is aborted with a message).
 Every ending latches active=false, which stops the arm.
+
+Episode time is the node clock (sim time in the sim graph, wall time on a robot): the timeout, the
+elapsed time in feedback and the result's duration. An outcome stamped after the deadline does not
+count, and `steps` counts the chunks whose observation stamp + `latency_model_s` is not after the
+episode's end, so a lock-stepped evaluation reports the same steps however loaded the machine is.
+The sim says on robovla/task_checker whether it can judge the instruction; when it cannot, feedback
+and result say so (the timeout or an operator decides).
 """
 
 from __future__ import annotations
@@ -18,10 +25,12 @@ from dataclasses import dataclass
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
 
 from robovla.action import ExecuteInstruction
 from robovla.msg import ActionChunk, ControlStatus, Instruction, TaskOutcome
 from robovla.nodes.common import qos, topics
+from robovla.nodes.common.convert import to_sec, to_time
 from robovla.nodes.common.heartbeat import start_heartbeat
 from robovla.nodes.common.params import declare_config
 from robovla.nodes.common.runner import run, side_node
@@ -43,6 +52,8 @@ class TaskManagerParams:
     # the graph has an arm (kinova_control): a goal waits for its ready status even before
     # kinova_control is discovered; false only for arm-less rigs (a policy test graph)
     require_arm: bool = True
+    # a chunk counts as a step once observation stamp + this has come (action_smoother's latency_model_s)
+    latency_model_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.success_source not in SUCCESS_SOURCES:
@@ -52,17 +63,29 @@ class TaskManagerParams:
 
 
 class _Episode:
-    def __init__(self, episode_id: str, instruction: str, timeout_s: float) -> None:
+    def __init__(self, episode_id: str, instruction: str, timeout_s: float, start: float) -> None:
         self.id, self.instruction, self.timeout_s = episode_id, instruction, timeout_s
-        self.start = time.monotonic()
+        self.start = start  # node clock, s
+        self.deadline = start + timeout_s
         self.steps = 0
+        self.chunk_stamps: list[float] = []  # observation stamps of the episode's chunks
+        self.end: float | None = None  # node clock at the outcome
+        self.unjudged = ""  # why the sim cannot judge this instruction ("" = it can, or no sim)
         self.done = threading.Event()
+        self.news = threading.Event()  # feedback is due now (the episode ended, or the sim judged it)
         self.outcome: tuple[bool, str] | None = None  # (success, message)
 
-    def finish(self, success: bool, message: str) -> None:
+    def finish(self, success: bool, message: str, end: float) -> None:
         if self.outcome is None:
-            self.outcome = (success, message)
+            self.outcome, self.end = (success, message), end
         self.done.set()
+        self.news.set()
+
+    def steps_by(self, latency_s: float) -> int:
+        """Chunks the graph could have acted on by the end: observation stamp + latency <= end."""
+        if self.end is None:
+            return len(self.chunk_stamps)
+        return sum(1 for t in self.chunk_stamps if t + latency_s <= self.end + 1e-9)
 
 
 class TaskManager(Node):
@@ -78,6 +101,7 @@ class TaskManager(Node):
         self.create_subscription(ControlStatus, topics.CONTROL_STATUS, self._on_control_status, qos.LATCHED)
         if self.p.success_source in ("topic", "any"):
             self.create_subscription(TaskOutcome, topics.TASK_OUTCOME, self._on_outcome, qos.COMMAND)
+            self.create_subscription(TaskOutcome, topics.TASK_CHECKER, self._on_checker, qos.COMMAND)
         if self.p.success_source in ("operator", "any"):
             self.create_service(ReportOutcome, topics.REPORT_OUTCOME, self._on_report)
         self.server = ActionServer(
@@ -91,6 +115,13 @@ class TaskManager(Node):
             callback_group=ReentrantCallbackGroup(),
         )
         self._latch("", "", active=False)
+        self._sim_time = bool(self.get_parameter("use_sim_time").value)
+        self._clock_cv = threading.Condition()
+        self._clock_msgs, self._clock_ns = 0, 0
+        if self._sim_time:  # episode starts read a fresh /clock (_start_time); deadlines on every tick
+            self.create_subscription(Clock, topics.CLOCK, self._on_clock, qos.LATEST)
+        else:  # timeouts on the node clock, promptly
+            self.create_timer(0.02, lambda: self._check_deadline())  # (rclpy passes a TimerInfo to a 1-arg callback)
         # kinova_control pauses the arm when the beat is late and ends the episode when it stops
         start_heartbeat(self, episode=self._running_episode_id)
         self.get_logger().info(f"ready: {topics.EXECUTE_INSTRUCTION} (success from {self.p.success_source})")
@@ -105,7 +136,7 @@ class TaskManager(Node):
         with self._lock:
             running = self.episode
         if running is not None and not running.done.is_set():
-            running.finish(False, "preempted by a newer goal")
+            running.finish(False, "preempted by a newer goal", self._now())
             self.get_logger().warning(f"episode {running.id} preempted by a newer goal")
         handle.execute()
 
@@ -114,7 +145,7 @@ class TaskManager(Node):
         # feedback period.
         episode = self.episode
         if episode is not None:
-            episode.finish(False, "canceled")
+            episode.finish(False, "canceled", self._now())
         return CancelResponse.ACCEPT
 
     def _validate(self, goal: ExecuteInstruction.Goal) -> str | None:
@@ -130,41 +161,46 @@ class TaskManager(Node):
     def _execute(self, handle) -> ExecuteInstruction.Result:
         goal = handle.request
         result = ExecuteInstruction.Result()
-        problem = self._validate(goal) or self._control_problem()
+        problem = self._validate(goal) or self._clock_problem() or self._control_problem()
         if problem is not None:
             self.get_logger().error(f"goal {goal.instruction[:60]!r}: {problem}")
             result.success, result.message = False, problem
             handle.abort()
             return result
         timeout = goal.timeout_s or self.p.default_timeout_s
-        episode = _Episode(uuid.uuid4().hex[:12], goal.instruction.strip(), timeout)
+        episode = _Episode(uuid.uuid4().hex[:12], goal.instruction.strip(), timeout, self._start_time())
         with self._lock:
             self.episode = episode
-        self._latch(episode.id, episode.instruction, active=True)
-        self.get_logger().info(f"episode {episode.id}: {episode.instruction!r} (timeout {timeout:.0f} s)")
+        self._latch(episode.id, episode.instruction, active=True, stamp=episode.start)
+        self.get_logger().info(f"episode {episode.id}: {episode.instruction!r} (timeout {timeout:.0f} s, "
+                               f"from t={episode.start:.2f} s)")
         period = 1.0 / self.p.feedback_rate_hz
         feedback = ExecuteInstruction.Feedback()
         state = "running"
         while True:
-            if episode.done.wait(period):
+            episode.news.wait(period)
+            episode.news.clear()
+            if episode.done.is_set() or self._check_deadline(episode):
                 break
-            elapsed = time.monotonic() - episode.start
-            if elapsed >= timeout:
-                episode.finish(False, f"timed out after {timeout:.1f} s without success")
-                state = "timed_out"
-                break
-            feedback.step, feedback.elapsed_s, feedback.state = episode.steps, float(elapsed), state
+            elapsed = self._now() - episode.start
+            live = "no_checker" if episode.unjudged else state
+            feedback.step, feedback.elapsed_s, feedback.state = episode.steps, float(elapsed), live
             handle.publish_feedback(feedback)
         success, message = episode.outcome or (False, "ended")
+        if message.startswith("timed out"):
+            state = "timed_out"
+            if episode.unjudged:
+                message += f" ({episode.unjudged})"
         with self._lock:
             if self.episode is episode:
                 self.episode = None
                 self._latch(episode.id, episode.instruction, active=False)
-        feedback.step, feedback.elapsed_s = episode.steps, float(time.monotonic() - episode.start)
+        end = episode.end if episode.end is not None else self._now()
+        feedback.step, feedback.elapsed_s = episode.steps_by(self.p.latency_model_s), float(end - episode.start)
         feedback.state = "succeeded" if success else ("canceled" if message == "canceled" else state if state != "running" else "failed")
         handle.publish_feedback(feedback)
         result.success, result.message = success, message
-        result.steps, result.duration_s = episode.steps, float(time.monotonic() - episode.start)
+        result.steps, result.duration_s = feedback.step, float(end - episode.start)
         if success:
             handle.succeed()
         elif message == "canceled" and self._cancel_confirmed(handle):
@@ -176,7 +212,8 @@ class TaskManager(Node):
 
     @staticmethod
     def _cancel_confirmed(handle, wait_s: float = 1.0) -> bool:
-        # The cancel callback runs before the goal enters CANCELING; give rclpy that moment.
+        # The cancel callback runs before the goal enters CANCELING; give rclpy that moment (wall
+        # time: an rclpy handshake, not an episode's time).
         deadline = time.monotonic() + wait_s
         while not handle.is_cancel_requested and time.monotonic() < deadline:
             time.sleep(0.005)
@@ -191,8 +228,18 @@ class TaskManager(Node):
         self._control_ready.clear()
         episode = self.episode
         if episode is not None and not episode.done.is_set():  # e.g. an arm fault mid-episode
-            episode.finish(False, f"aborted: the arm is not ready ({msg.message})")
+            episode.finish(False, f"aborted: the arm is not ready ({msg.message})", self._now())
             self.get_logger().error(f"episode {episode.id} aborted: the arm is not ready ({msg.message})")
+
+    def _clock_problem(self) -> str | None:
+        """With use_sim_time the node clock reads 0 until the sim's first /clock: wait for it, or
+        the episode would start at time 0 and time out at the first tick."""
+        deadline = time.monotonic() + self.p.control_ready_timeout_s
+        while self.get_clock().now().nanoseconds == 0:
+            if time.monotonic() > deadline:
+                return "rejected: use_sim_time is set but no /clock has arrived (is the sim running?)"
+            time.sleep(0.01)
+        return None
 
     def _control_problem(self) -> str | None:
         """Why the arm cannot run an episode now (None: it can). Whether the graph has an arm is
@@ -207,24 +254,78 @@ class TaskManager(Node):
 
     def _on_chunk(self, msg: ActionChunk) -> None:
         episode = self.episode
-        if episode is not None and msg.episode_id == episode.id:
+        if episode is not None and msg.episode_id == episode.id and not episode.done.is_set():
             episode.steps += 1
+            episode.chunk_stamps.append(to_sec(msg.observation_stamp))
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_clock(self, msg: Clock) -> None:
+        with self._clock_cv:
+            self._clock_msgs += 1
+            self._clock_ns = max(self._clock_ns, msg.clock.sec * 1_000_000_000 + msg.clock.nanosec)
+            self._clock_cv.notify_all()
+        self._check_deadline()
+
+    def _start_time(self) -> float:
+        """When an episode starts. With use_sim_time: the sim's time as of two /clock messages
+        received from now on (the second was sent after the first arrived), not whatever this
+        node's clock last took: a lock-stepped sim holds still between episodes and republishes
+        its clock, so the start is the same in every run however busy this process is."""
+        if not self._sim_time:
+            return self._now()
+        with self._clock_cv:
+            seen = self._clock_msgs
+            self._clock_cv.wait_for(lambda: self._clock_msgs >= seen + 2, 1.0)
+            return max(self._clock_ns * 1e-9, self._now())
+
+    def _check_deadline(self, episode: _Episode | None = None) -> bool:
+        """End the episode once the node clock is past its deadline (True if it is over). Strictly
+        past: a lock-stepped sim publishes the next /clock only after the graph has answered the
+        last state, so every chunk due by the deadline has been counted by then."""
+        episode = episode or self.episode
+        if episode is None or episode.done.is_set():
+            return episode is not None
+        now = max(self._now(), self._clock_ns * 1e-9)  # this node's clock may lag the /clock just seen
+        if now > episode.deadline:
+            episode.finish(False, f"timed out after {episode.timeout_s:.1f} s without success", episode.deadline)
+            return True
+        return False
 
     def _on_outcome(self, msg: TaskOutcome) -> None:
         episode = self.episode
         if episode is None or (msg.episode_id and msg.episode_id != episode.id):
             return
+        stamp = to_sec(msg.header.stamp)
+        if stamp > episode.deadline:
+            return  # after the deadline: the timeout decides (_check_deadline)
+        end = stamp if stamp > 0 else self._now()
         if msg.success:
-            episode.finish(True, msg.message or f"success reported by {msg.source or 'task checker'}")
+            episode.finish(True, msg.message or f"success reported by {msg.source or 'task checker'}", end)
         elif msg.message:
-            episode.finish(False, f"failure reported by {msg.source or 'task checker'}: {msg.message}")
+            episode.finish(False, f"failure reported by {msg.source or 'task checker'}: {msg.message}", end)
+
+    def _on_checker(self, msg: TaskOutcome) -> None:
+        """The sim on robovla/task_checker: success=true, it judges this episode (message: with
+        what); false, it cannot (message: why)."""
+        episode = self.episode
+        if episode is None or msg.episode_id != episode.id:
+            return
+        episode.unjudged = "" if msg.success else msg.message
+        episode.news.set()  # say so in feedback at once
+        if msg.success:  # one call site per severity (rclpy)
+            self.get_logger().info(f"episode {episode.id}: {msg.message}")
+        else:
+            self.get_logger().warning(f"episode {episode.id}: {msg.message}")
 
     def _on_report(self, request: ReportOutcome.Request, response: ReportOutcome.Response):
         episode = self.episode
         if episode is None:
             response.accepted, response.message = False, "no episode is running"
             return response
-        episode.finish(bool(request.success), request.message or ("operator: success" if request.success else "operator: failure"))
+        message = request.message or ("operator: success" if request.success else "operator: failure")
+        episode.finish(bool(request.success), message, self._now())
         response.accepted, response.message = True, f"episode {episode.id} ended"
         return response
 
@@ -232,9 +333,10 @@ class TaskManager(Node):
         episode = self.episode
         return episode.id if episode is not None and not episode.done.is_set() else ""
 
-    def _latch(self, episode_id: str, instruction: str, active: bool) -> None:
+    def _latch(self, episode_id: str, instruction: str, active: bool, stamp: float | None = None) -> None:
         msg = Instruction()
-        msg.header.stamp = self.get_clock().now().to_msg()
+        # an episode's instruction is stamped with its start: what is observed after it is the episode's
+        msg.header.stamp = to_time(stamp) if stamp is not None else self.get_clock().now().to_msg()
         msg.episode_id, msg.instruction, msg.active = episode_id, instruction, active
         self.instruction_pub.publish(msg)
 
@@ -243,7 +345,7 @@ class TaskManager(Node):
         tell the graph no episode is active."""
         episode = self.episode
         if episode is not None:
-            episode.finish(False, "task_manager is shutting down")
+            episode.finish(False, "task_manager is shutting down", self._now())
             deadline = time.monotonic() + 1.0
             while self.episode is episode and time.monotonic() < deadline:
                 time.sleep(0.01)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -47,6 +48,9 @@ class InferenceParams:
     publish_markers: bool = True
     marker_delay_s: float = 0.02  # markers go out after the chunk's way to the arm (nodes/common/deferred.py)
     frame_id: str = "base_link"
+    # lock-step sim (robovla eval): answer every window, in order, instead of only the newest; the
+    # sim waits for each answer, so no backlog builds up, and no frame is skipped by chance
+    every_window: bool = False
 
 
 class VlaInference(Node):
@@ -68,6 +72,8 @@ class VlaInference(Node):
         self._missing_logged = 0
         subscribe(self, ObservationWindow, topics.WINDOW, self._on_window, qos.WINDOW)
         self._pending: Window | None = None
+        self._queue: deque[Window] = deque()  # every_window: windows not started yet, oldest first
+        self._past: deque[str] = deque(maxlen=16)  # episodes already over
         self._wake = threading.Condition(self._lock)
         self._running = True
         self._viz = DeferredLatest(self._publish_markers, self.p.marker_delay_s, "vla-markers",
@@ -83,7 +89,10 @@ class VlaInference(Node):
         with self._lock:
             if msg.active and msg.episode_id != self.episode_id:
                 self._reset_pending = True
+            if msg.episode_id != self.episode_id:
+                self._past.append(self.episode_id)
             self.instruction, self.episode_id, self.active = msg.instruction, msg.episode_id, bool(msg.active)
+            self._wake.notify_all()  # an every_window loop may wait for this episode's instruction
 
     def _on_window(self, msg: ObservationWindow) -> None:
         # Every window passes here (cheap: only its newest frame carries images), so the frame
@@ -98,17 +107,23 @@ class VlaInference(Node):
             self.get_logger().warning(f"{self.frames.missing} window frames were never received: padded and masked",
                                       throttle_duration_sec=5.0)
         with self._wake:
-            self._pending = window  # an older window not yet started is superseded
+            if self.p.every_window:
+                self._queue.append(window)
+            else:
+                self._pending = window  # an older window not yet started is superseded
             self._wake.notify()
 
     def _inference_loop(self) -> None:
         while True:
             with self._wake:
-                while self._running and self._pending is None:
+                while self._running and self._pending is None and not self._queue:
                     self._wake.wait()
                 if not self._running:
                     return
-                msg, self._pending = self._pending, None
+                if self._queue:
+                    msg = self._queue.popleft()
+                else:
+                    msg, self._pending = self._pending, None
             self._infer(msg)
 
     def on_shutdown(self) -> None:
@@ -120,6 +135,9 @@ class VlaInference(Node):
 
     def _infer(self, window: Window) -> None:
         with self._lock:
+            if self.p.every_window and window.episode_id not in (self.episode_id, "", *self._past):
+                # the window overtook its episode's instruction (another publisher): wait for it
+                self._wake.wait_for(lambda: window.episode_id == self.episode_id or not self._running, 1.0)
             active, episode, instruction = self.active, self.episode_id, self.instruction
             reset, self._reset_pending = self._reset_pending, False
         if not active or window.episode_id != episode:
@@ -127,7 +145,7 @@ class VlaInference(Node):
         if reset:
             self.policy.reset()
         try:
-            start = time.perf_counter()
+            start = time.perf_counter()  # compute time (wall): what a lock-step latency model stands in for
             chunk = self.policy.step(window, instruction)
             latency = time.perf_counter() - start
             actions = np.asarray(chunk.actions)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import mujoco
@@ -20,7 +20,7 @@ from robovla.control import kinematics as kin
 from robovla.sim import scene
 from robovla.sim.config import SimConfig
 from robovla.sim.state import BlockState, PrivilegedState
-from robovla.sim.tasks import Episode, Layout, continue_episode, make_episode
+from robovla.sim.tasks import Episode, Layout, continue_episode, get_task, grounded_episode, make_episode
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +86,14 @@ class Gen3SimEnv:
         self.reset(task=None, seed=0)
 
     # ------------------------------------------------------------------ episodes
-    def reset(self, task: str | None = None, seed: int = 0, split: str = "train") -> Episode:
-        """Start a new episode: seeded random layout for `task` (None = a neutral layout)."""
+    def reset(self, task: str | None = None, seed: int = 0, split: str = "train",
+              params: dict | None = None, instruction: str | None = None) -> Episode:
+        """Start a new episode: seeded random layout for `task` (None = a neutral layout); `params`
+        and `instruction` fix the task's colours and wording (a goal grounded in the sim)."""
         rng = np.random.default_rng(seed)
-        episode = make_episode(task, rng, split=split)
+        episode = make_episode(task, rng, split=split, params=params)
+        if instruction is not None:
+            episode = replace(episode, instruction=instruction)
         mujoco.mj_resetData(self.model, self.data)
         q0 = self._ready_q + rng.uniform(-1, 1, 7) * self.config.init_joint_noise
         q0[[1, 3, 5]] = np.clip(q0[[1, 3, 5]], kin.JOINT_POSITION_LIMITS[[1, 3, 5], 0], kin.JOINT_POSITION_LIMITS[[1, 3, 5], 1])
@@ -114,7 +118,8 @@ class Gen3SimEnv:
         return episode
 
     def continue_with(self, task: str | None = None, seed: int = 0, split: str = "train",
-                      candidates: Sequence[str] | None = None) -> Episode:
+                      candidates: Sequence[str] | None = None, params: dict | None = None,
+                      instruction: str | None = None) -> Episode:
         """Start the next task of a chain from the scene as it is (no physics reset).
 
         The task's checker then compares against the state now, so each link of a chain is judged
@@ -124,8 +129,12 @@ class Gen3SimEnv:
             raise ValueError("continue_with needs a scene: call reset() first")
         self.stop()
         state = self.state()
-        episode = continue_episode(task, np.random.default_rng(seed), state, self.episode.layout, split=split,
-                                   candidates=candidates)
+        if params is not None and task is not None:  # a goal grounded in the sim: this task, these colours
+            episode = grounded_episode(get_task(task), params, state, self.episode.layout,
+                                       instruction if instruction is not None else "")
+        else:
+            episode = continue_episode(task, np.random.default_rng(seed), state, self.episode.layout, split=split,
+                                       candidates=candidates)
         self.episode = episode
         self._start_state = state
         log.debug("continue: task=%s instruction=%r", episode.task.name, episode.instruction)

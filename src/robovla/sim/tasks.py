@@ -8,6 +8,7 @@ used only for evaluation (split="eval").
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
@@ -312,12 +313,14 @@ def sample_layout(rng: np.random.Generator, max_tries: int = 2000) -> Layout:
     raise RuntimeError("could not sample a non-overlapping layout")
 
 
-def make_episode(task: str | Task | None, rng: np.random.Generator, split: str = "train") -> Episode:
-    """A seeded episode: the task's parameters, a layout where it is feasible, an instruction."""
+def make_episode(task: str | Task | None, rng: np.random.Generator, split: str = "train",
+                 params: dict[str, Any] | None = None) -> Episode:
+    """A seeded episode: the task's parameters (sampled unless given), a layout where it is
+    feasible, an instruction."""
     if task is None:
         return Episode(task=None, params={}, layout=sample_layout(rng), instruction="")
     t = task if isinstance(task, Task) else get_task(task)
-    params = t.sample_params(rng)
+    params = t.sample_params(rng) if params is None else params
     for _ in range(500):
         layout = sample_layout(rng)
         if t.layout_ok(params, layout):
@@ -353,3 +356,32 @@ def continue_episode(
     if task is not None:
         raise ValueError(f"task {task!r} is not feasible from the current scene")
     raise ValueError("no task is feasible from the current scene")
+
+
+def instruction_words(text: str) -> str:
+    """An instruction as lower-case words: what two phrasings are compared by."""
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
+
+
+def ground_instruction(text: str) -> tuple[Task, dict[str, Any]] | None:
+    """The task, and its colours, of which `text` is a phrasing (training or held-out; case,
+    punctuation and spacing aside); None when no task says it, so no checker can judge it."""
+    want = instruction_words(text)
+    for t in TASKS.values():
+        for phrasing in t.phrasings + t.heldout_phrasings:
+            for choice in itertools.permutations(COLORS, t.n_blocks):
+                colors = [str(c) for c in choice]
+                fmt = {"color": colors[0] if colors else "", "top": colors[0] if colors else "",
+                       "bottom": colors[1] if len(colors) > 1 else ""}
+                if instruction_words(phrasing.format(**fmt)) == want:
+                    return t, {"colors": colors}
+    return None
+
+
+def grounded_episode(task: Task, params: dict[str, Any], state: PrivilegedState, layout: Layout,
+                     instruction: str) -> Episode:
+    """`instruction`, judged by `task` with `params`, from the scene as it is; ValueError when the
+    task's precondition does not hold there (its checker could never fire)."""
+    if not task.precondition(params, state):
+        raise ValueError(f"{task.name} is not feasible from the current scene")
+    return Episode(task=task, params=params, layout=layout, instruction=instruction)

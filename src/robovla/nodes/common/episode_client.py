@@ -81,8 +81,12 @@ class EpisodeClient:
 
     # ------------------------------------------------------------------ goals
     def execute(self, instruction: str, timeout_s: float,
-                on_feedback: Callable[[int, float, str], None] | None = None) -> GoalOutcome:
-        """One ExecuteInstruction goal to its end (timeout_s 0: the task manager's default)."""
+                on_feedback: Callable[[int, float, str], None] | None = None,
+                result_wait_s: float | None = None) -> GoalOutcome:
+        """One ExecuteInstruction goal to its end (timeout_s 0: the task manager's default).
+        timeout_s is on the graph's clock (sim seconds in the sim); result_wait_s bounds the wall
+        time this waits for the result (default timeout_s + 30 s; a lock-stepped sim with a slow
+        policy runs slower than real time)."""
         outcome = GoalOutcome(True)
 
         def feedback_cb(msg) -> None:
@@ -95,7 +99,9 @@ class EpisodeClient:
         handle = wait_future(self.goal_client.send_goal_async(goal, feedback_callback=feedback_cb), 30.0)
         if not handle.accepted:
             return GoalOutcome(False, message="goal rejected")
-        res = wait_future(handle.get_result_async(), timeout_s + 30.0 if timeout_s > 0 else None)
+        if result_wait_s is None:
+            result_wait_s = timeout_s + 30.0 if timeout_s > 0 else None
+        res = wait_future(handle.get_result_async(), result_wait_s)
         outcome.status = res.status
         outcome.success, outcome.message = res.result.success, res.result.message
         outcome.steps, outcome.duration_s = res.result.steps, res.result.duration_s

@@ -1,0 +1,108 @@
+"""Benchmark `robovla eval` in lock-step: episodes per minute and real-time factor (sim seconds per
+wall second) through the whole graph, for the committed demo VLA (and the scripted expert).
+
+Each configuration runs the real command (`robovla eval --policy ... --gif 0`) and reads the figures
+the eval JSON records; graph start-up (a minute on a loaded machine: torch, the checkpoint) is not
+counted, only the episodes. The machine's load average is recorded beside each figure: on a shared
+2-core machine other jobs take CPU from the graph, and the lock-step real-time factor shows it
+(a lock-stepped score does not: test/graph/test_lockstep.py).
+
+Writes bench/results/eval_lockstep.json and bench/results/eval_lockstep.md. Run:
+    source scripts/env.sh && python bench/bench_eval.py [--episodes 12] [--cores 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_TASKS = "close_drawer,open_drawer,turn_on_light,turn_off_light"
+
+
+def _configs(episodes: int) -> list[tuple[str, list[str]]]:
+    demo = ["--policy", "checkpoints/demo", "--episodes", str(episodes), "--tasks", DEMO_TASKS, "--gif", "0"]
+    return [
+        ("demo VLA, latency model 0 ms", demo),
+        ("demo VLA, latency model 100 ms", demo + ["--latency-ms", "100"]),
+        ("scripted expert (no VLA, no images)", ["--policy", "scripted", "--episodes", str(episodes), "--gif", "0"]),
+    ]
+
+
+def _run(label: str, eval_args: list[str], tmp: Path, cores: list[int] | None) -> dict:
+    out = tmp / f"{len(list(tmp.iterdir()))}.json"
+    cmd = ["robovla", "eval", *eval_args, "--out", str(out), "--logs", str(out.with_suffix(""))]
+    load_before = os.getloadavg()
+    started = time.monotonic()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=3600,
+                          preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    s = json.loads(out.read_text())
+    return {
+        "label": label,
+        "command": "robovla eval " + " ".join(shlex.quote(a) for a in eval_args) + " --out X.json",
+        "episodes": s["episodes"],
+        "success_rate": s["success_rate"],
+        "sim_s": s["sim_s"],
+        "episodes_wall_s": s["episodes_wall_s"],
+        "total_wall_s": time.monotonic() - started,
+        "real_time_factor": s["real_time_factor"],
+        "episodes_per_minute": s["episodes_per_minute"],
+        "lockstep_stalls": s["lockstep_stalls"],
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=12, help="episodes per configuration")
+    parser.add_argument("--cores", type=int, default=2, help="pin the graph to this many CPU cores (0 = all)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+    cores = sorted(os.sched_getaffinity(0))[: args.cores] if args.cores and hasattr(os, "sched_setaffinity") else None
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench_eval_") as tmp:
+        for label, eval_args in _configs(args.episodes):
+            print(f"{label} ...", file=sys.stderr, flush=True)
+            rows.append(_run(label, eval_args, Path(tmp), cores))
+    result = {
+        "cores": len(cores) if cores else os.cpu_count(),
+        "machine": platform.processor() or platform.machine(),
+        "command": f"python bench/bench_eval.py --episodes {args.episodes} --cores {args.cores}",
+        "goal_real_time_factor": 5.0,
+        "runs": rows,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "eval_lockstep.json").write_text(json.dumps(result, indent=2) + "\n")
+    md = [
+        "# Lock-step evaluation throughput (bench/bench_eval.py)",
+        "",
+        f"`{result['command']}` on {result['cores']} cores. Graph start-up excluded; the load average is the",
+        "machine's (1/5/15 min) before each run, other jobs included.",
+        "",
+        "| configuration | episodes | success | sim s | wall s | real-time factor | episodes/min | stalls | load before |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        md.append(f"| {r['label']} | {r['episodes']} | {r['success_rate']:.2f} | {r['sim_s']:.1f} | "
+                  f"{r['episodes_wall_s']:.1f} | {r['real_time_factor']:.2f}x | {r['episodes_per_minute']:.1f} | "
+                  f"{r['lockstep_stalls']} | {' / '.join(f'{x:.1f}' for x in r['load_average_before'])} |")
+    md += ["", "Goal: >= 5x real time on 2 cores. Commands:", ""]
+    md += [f"- {r['label']}: `{r['command']}`" for r in rows]
+    (args.out / "eval_lockstep.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
