@@ -143,3 +143,22 @@ def test_approach_jitter_out_of_range_is_refused() -> None:
         ScriptedExpert(approach_jitter=0.5)
     with pytest.raises(ValueError, match="approach_jitter"):
         ScriptedExpert(approach_jitter=-0.01)
+
+
+def test_a_goal_is_judged_by_the_task_it_names_or_is_a_phrasing_of():
+    # any phrasing, either split, case and punctuation aside; colours come from the words
+    task, params = tasks.goal_task("Make the light come on!")
+    assert task.name == "turn_on_light"
+    phrasing = tasks.TASKS["lift_block"].phrasings[0].format(color="red", top="red", bottom="")
+    task, params = tasks.goal_task(phrasing.upper())
+    assert task.name == "lift_block" and params == {"colors": ["red"]}
+    # a named task judges whatever the wording; its colours only when the wording is one of its phrasings
+    task, params = tasks.goal_task("flip the switch", "turn_on_light")
+    assert task.name == "turn_on_light" and params is None
+    task, params = tasks.goal_task(phrasing, "lift_block")
+    assert params == {"colors": ["red"]}
+    # the named task wins over the task the words say
+    assert tasks.goal_task("turn on the light", "turn_off_light")[0].name == "turn_off_light"
+    # nothing to judge by: a reason, not a guess
+    assert "no task phrased 'wave hello'" in tasks.goal_task("wave hello")
+    assert "no task 'fly'" in tasks.goal_task("turn on the light", "fly")

@@ -18,6 +18,11 @@ after its observation, whatever the policy's compute time ("how would it do at L
 GPU"). realtime: the sim runs at --speed x the wall clock and the graph keeps up as it can (demos,
 latency work). Timeouts and durations are sim seconds in both.
 
+Parallel (--jobs N): the episodes are dealt round-robin to N graphs, each a `robovla eval` process
+on its own ROS domain; results are merged in episode order. A lock-stepped episode's outcome does
+not depend on which graph ran it or how busy the machine was, so --jobs changes the wall time only
+(the real-time factor is then the whole run's: all sim seconds over the wall span of the episodes).
+
 Writes FILE.json (success_rate, per_task, chain_success for 1..N in a row, avg_len, 95 % CIs, every
 attempt, and what reproduces the run: clock, latency model, seeds, split, checkpoint hash, software
 versions, real-time factor, lock-step stalls), FILE.md (a table), FILE_chain.png (success vs
@@ -27,8 +32,12 @@ tasks in a row) and FILE_ep<i>.gif for the first --gif episodes.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 EXPERT_POLICIES = ("scripted", "expert")
@@ -59,7 +68,31 @@ def register(sub, help_text: str) -> None:
     p.add_argument("--gif", type=int, default=2, help="episodes saved as GIFs (front camera)")
     p.add_argument("--device", default="cpu", help="policy device for a checkpoint (cpu, cuda)")
     p.add_argument("--logs", default=None, help="directory for the node logs")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="graphs run in parallel, each on its own ROS domain (episodes dealt round-robin)")
+    # one worker of --jobs: run only the episodes i, i+N, ... and write their records (internal)
+    p.add_argument("--shard", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
+
+
+MAX_JOBS = 10  # ROS domains base .. base+9 stay in the valid range 1..101
+
+
+@dataclass
+class EpisodesRun:
+    """What one graph (or the merge of several) measured."""
+    records: list
+    start: float  # epoch seconds when its first episode began
+    end: float  # epoch seconds when its last episode ended
+    stalls: int | None
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    i, n = int(index), int(count)
+    if not 0 <= i < n:
+        raise ValueError(f"--shard must be I/N with 0 <= I < N, got {text!r}")
+    return i, n
 
 
 def checkpoint_hash(path: str | Path) -> str:
@@ -108,11 +141,7 @@ def count_stalls(log_dir: Path) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from robovla.cli.session import EXPERT_NODES, SimSession
-    from robovla.sim.benchmark import (EVAL_SEED_OFFSET, EpisodeRecord, TaskAttempt, plan_episodes, plot_chain,
-                                       summarize, summary_table, write_gif, write_summary)
+    from robovla.sim.benchmark import EVAL_SEED_OFFSET, plan_episodes, plot_chain, summarize, summary_table, write_summary
 
     if args.chain < 1:
         print("error: --chain must be >= 1", file=sys.stderr)
@@ -130,7 +159,6 @@ def run(args: argparse.Namespace) -> int:
         print("error: --latency-ms must be >= 0", file=sys.stderr)
         return 2
     from robovla.cli.bringup import parse_overrides
-    from robovla.graph import checkpoint_overrides
 
     user_sets = parse_overrides(args.set)
     tasks = [t for t in args.tasks.split(",") if t]
@@ -140,6 +168,59 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out)
+    if not 1 <= args.jobs <= MAX_JOBS:
+        print(f"error: --jobs must be in 1..{MAX_JOBS}", file=sys.stderr)
+        return 2
+    t_start = time.monotonic()
+    if args.shard is not None:
+        i, n = parse_shard(args.shard)
+        result = _run_episodes(args, [p for p in plans if p.index % n == i], expert, lockstep, speed, user_sets)
+        _write_shard(result, out, i)
+        return 0
+    if args.jobs > 1:
+        result = _run_jobs(args, out, min(args.jobs, len(plans)))
+        if result is None:
+            return 1
+    else:
+        result = _run_episodes(args, plans, expert, lockstep, speed, user_sets)
+    records = result.records
+    episodes_wall = result.end - result.start
+    sim_s = sum(a.duration_s for r in records for a in r.attempts)
+    summary = summarize(
+        records, args.chain, policy=args.policy, split=args.split, timeout_s=args.timeout,
+        clock=args.clock, speed=None if lockstep else speed, latency_model_ms=args.latency_ms,
+        checkpoint_sha256=None if expert else checkpoint_hash(args.policy),
+        overrides={k: v for k, v in user_sets.items()}, seeds=[p.seed for p in plans],
+        tasks=tasks or None, device=None if expert else args.device, versions=software_versions(),
+        jobs=args.jobs, wall_s=time.monotonic() - t_start, episodes_wall_s=episodes_wall, sim_s=sim_s,
+        real_time_factor=sim_s / episodes_wall if episodes_wall > 0 else None,
+        episodes_per_minute=len(records) * 60.0 / episodes_wall if episodes_wall > 0 else None,
+        lockstep_stalls=result.stalls if lockstep else None)
+    write_summary(summary, out)
+    table = summary_table(summary)
+    out.with_suffix(".md").write_text(f"# robovla eval --policy {args.policy}\n\n{table}\n")
+    plot_chain({Path(args.policy).name: summary}, out.with_name(f"{out.stem}_chain.png"),
+               title=f"{args.episodes} episodes, split {args.split}")
+    print(table)
+    print(f"success_rate {summary['success_rate']:.3f} over {len(summary['per_task'])} tasks -> {out}")
+    print(f"{args.clock}: {summary['sim_s']:.1f} sim s in {episodes_wall:.1f} wall s (real-time factor "
+          f"{summary['real_time_factor'] or 0:.2f}, {summary['episodes_per_minute'] or 0:.1f} episodes/min"
+          + (f", {args.jobs} jobs" if args.jobs > 1 else "") + ")"
+          + (f", {summary['lockstep_stalls']} lock-step stalls" if lockstep else ""))
+    return 0
+
+
+def _run_episodes(args: argparse.Namespace, plans: list, expert: bool, lockstep: bool, speed: float,
+                  user_sets: dict) -> EpisodesRun:
+    """Run `plans` through one sim graph."""
+    from tqdm import tqdm
+
+    from robovla.cli.session import EXPERT_NODES, SimSession
+    from robovla.graph import checkpoint_overrides
+    from robovla.sim.benchmark import EpisodeRecord, TaskAttempt, write_gif
+
+    out = Path(args.out)
+    tasks = [t for t in args.tasks.split(",") if t]
     overrides = {"sim.expert": expert, "sim.speed": speed, "sim.split": args.split, "sim.task": plans[0].first_task,
                  "sim.seed": plans[0].seed, "sim.chain_tasks": tasks,
                  # lock-step: as fast as the graph answers (robovla.graph.apply_sim_time sets the rest)
@@ -156,13 +237,13 @@ def run(args: argparse.Namespace) -> int:
     # the result's wall-time bound: a lock-stepped graph runs as slowly as its policy computes
     result_wait = args.timeout * 60 + 120 if lockstep else args.timeout / speed + 30
     records: list[EpisodeRecord] = []
-    t_start = time.monotonic()
     session = SimSession(overrides, nodes=EXPERT_NODES if expert else None, arguments=arguments,
                          log_dir=args.logs, camera="front" if args.gif > 0 else None)
     gif_fps = float(session.param("sim", "camera_hz"))  # frames per sim second: real-time playback
     with session as client:
-        t_episodes = time.monotonic()
-        bar = tqdm(plans, desc=f"eval {Path(args.policy).name}", unit="ep", file=sys.stderr)
+        start = time.time()
+        label = f"eval {Path(args.policy).name}" + (f" [{args.shard}]" if args.shard else "")
+        bar = tqdm(plans, desc=label, unit="ep", file=sys.stderr)
         for plan in bar:
             record = EpisodeRecord(plan.index, plan.seed)
             client.capture(plan.index < args.gif)
@@ -187,26 +268,66 @@ def run(args: argparse.Namespace) -> int:
             records.append(record)
             done = sum(r.attempts[0].success for r in records)
             bar.set_postfix(success=f"{done}/{len(records)}", avg_len=f"{sum(r.completed for r in records) / len(records):.2f}")
-        episodes_wall = time.monotonic() - t_episodes
-    sim_s = sum(a.duration_s for r in records for a in r.attempts)
-    summary = summarize(
-        records, args.chain, policy=args.policy, split=args.split, timeout_s=args.timeout,
-        clock=args.clock, speed=None if lockstep else speed, latency_model_ms=args.latency_ms,
-        checkpoint_sha256=None if expert else checkpoint_hash(args.policy),
-        overrides={k: v for k, v in user_sets.items()}, seeds=[p.seed for p in plans],
-        tasks=tasks or None, device=None if expert else args.device, versions=software_versions(),
-        wall_s=time.monotonic() - t_start, episodes_wall_s=episodes_wall, sim_s=sim_s,
-        real_time_factor=sim_s / episodes_wall if episodes_wall > 0 else None,
-        episodes_per_minute=len(records) * 60.0 / episodes_wall if episodes_wall > 0 else None,
-        lockstep_stalls=count_stalls(session.log_dir) if lockstep else None)
-    write_summary(summary, out)
-    table = summary_table(summary)
-    out.with_suffix(".md").write_text(f"# robovla eval --policy {args.policy}\n\n{table}\n")
-    plot_chain({Path(args.policy).name: summary}, out.with_name(f"{out.stem}_chain.png"),
-               title=f"{args.episodes} episodes, split {args.split}")
-    print(table)
-    print(f"success_rate {summary['success_rate']:.3f} over {len(summary['per_task'])} tasks -> {out}")
-    print(f"{args.clock}: {summary['sim_s']:.1f} sim s in {episodes_wall:.1f} wall s (real-time factor "
-          f"{summary['real_time_factor'] or 0:.2f}, {summary['episodes_per_minute'] or 0:.1f} episodes/min)"
-          + (f", {summary['lockstep_stalls']} lock-step stalls" if lockstep else ""))
-    return 0
+        end = time.time()
+    return EpisodesRun(records, start, end, count_stalls(session.log_dir) if lockstep else None)
+
+
+def _shard_path(out: Path, index: int) -> Path:
+    return out.with_name(f"{out.stem}.shard{index}.json")
+
+
+def _write_shard(result: EpisodesRun, out: Path, index: int) -> None:
+    from dataclasses import asdict
+
+    _shard_path(out, index).write_text(json.dumps({
+        "records": [asdict(r) for r in result.records], "start": result.start, "end": result.end,
+        "stalls": result.stalls}))
+
+
+def _read_shard(path: Path) -> EpisodesRun:
+    from robovla.sim.benchmark import EpisodeRecord, TaskAttempt
+
+    data = json.loads(path.read_text())
+    records = [EpisodeRecord(r["index"], r["seed"], [TaskAttempt(**a) for a in r["attempts"]])
+               for r in data["records"]]
+    return EpisodesRun(records, data["start"], data["end"], data["stalls"])
+
+
+def _run_jobs(args: argparse.Namespace, out: Path, jobs: int) -> EpisodesRun | None:
+    """Run the episodes in `jobs` worker processes of this command, one graph and ROS domain each,
+    and merge their records in episode order (None if a worker failed; its output says why)."""
+    base = int(os.environ.get("ROS_DOMAIN_ID") or os.getpid() % (101 - MAX_JOBS) + 1)
+    logs = Path(args.logs) if args.logs else None
+    argv = list(args.argv)
+    workers = []
+    for i in range(jobs):
+        cmd = [sys.executable, "-m", "robovla.cli.main", *_without(argv, ("--jobs", "--logs", "--shard")),
+               "--jobs", "1", "--shard", f"{i}/{jobs}"]
+        if logs is not None:
+            cmd += ["--logs", str(logs / f"job{i}")]
+        env = {**os.environ, "ROS_DOMAIN_ID": str(base + i), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+        _shard_path(out, i).unlink(missing_ok=True)
+        workers.append(subprocess.Popen(cmd, env=env))
+    codes = [w.wait() for w in workers]
+    if any(codes):
+        print(f"error: eval workers exited with {codes}", file=sys.stderr)
+        return None
+    parts = [_read_shard(_shard_path(out, i)) for i in range(jobs)]
+    for i in range(jobs):
+        _shard_path(out, i).unlink()
+    records = sorted((r for p in parts for r in p.records), key=lambda r: r.index)
+    stalls = None if any(p.stalls is None for p in parts) else sum(p.stalls for p in parts)
+    return EpisodesRun(records, min(p.start for p in parts), max(p.end for p in parts), stalls)
+
+
+def _without(argv: list[str], options: tuple[str, ...]) -> list[str]:
+    """argv less the given options and their values (both `--opt v` and `--opt=v`)."""
+    kept, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in options:
+            skip = True
+        elif not a.startswith(tuple(o + "=" for o in options)):
+            kept.append(a)
+    return kept

@@ -83,7 +83,7 @@ from robovla.sim.config import SimConfig, camera_due
 from robovla.sim.env import Gen3SimEnv
 from robovla.sim.expert import ScriptedExpert, action_to_velocity
 from robovla.sim.kortex_driver import KortexDriverModel
-from robovla.sim.tasks import Episode, get_task, ground_instruction, instruction_words
+from robovla.sim.tasks import Episode, get_task, goal_task, instruction_words
 from robovla.sim.urdf import ARM_LINKS, gen3_urdf
 from robovla.srv import ResetSim
 
@@ -308,7 +308,7 @@ class SimNode(Node):
         with self.lock:
             if msg.episode_id != self.episode_id:
                 if msg.active and msg.episode_id:
-                    checker = self._ground(msg.instruction)
+                    checker = self._ground(msg.instruction, msg.task)
                 self.episode_id, self.reported = msg.episode_id, False
             self.active = bool(msg.active)
         with self._cv:
@@ -325,23 +325,24 @@ class SimNode(Node):
             else:
                 self.get_logger().warning(f"episode {msg.episode_id}: {checker[1]}")
 
-    def _ground(self, instruction: str) -> tuple[bool, str]:
-        """Which checker judges a new goal's instruction (lock held): (judged, how or why not)."""
+    def _ground(self, instruction: str, task_name: str = "") -> tuple[bool, str]:
+        """Which checker judges a new goal (lock held): the goal's task if it names one, else the
+        task its instruction is a phrasing of (sim.tasks.goal_task); (judged, how or why not)."""
         text = instruction.strip()
         fresh, self._episode_used = not self._episode_used, True
         current = self.episode
-        if fresh and current.task is not None and instruction_words(text) == instruction_words(current.instruction):
+        if (fresh and not task_name and current.task is not None
+                and instruction_words(text) == instruction_words(current.instruction)):
             self.judged = True
             return True, f"judged by the sim's {current.task.name} checker"
-        match = ground_instruction(text)
-        if match is None:
+        resolved = goal_task(text, task_name)
+        if isinstance(resolved, str):
             self.judged = False
             self.episode = Episode(task=None, params={}, layout=current.layout, instruction=text)
-            return False, (f"no success checker: the sim has no task phrased {text!r}; "
-                           "the timeout or an operator (robovla/report_outcome) decides")
-        task, params = match
+            return False, resolved
+        task, params = resolved
         self.judged = True
-        if fresh and current.task is task and current.params == params:
+        if fresh and current.task is task and (params is None or current.params == params):
             return True, f"judged by the sim's {task.name} checker"
         try:
             self.episode = self.env.continue_with(task.name, params=params, instruction=text)

@@ -63,8 +63,8 @@ class TaskManagerParams:
 
 
 class _Episode:
-    def __init__(self, episode_id: str, instruction: str, timeout_s: float, start: float) -> None:
-        self.id, self.instruction, self.timeout_s = episode_id, instruction, timeout_s
+    def __init__(self, episode_id: str, instruction: str, timeout_s: float, start: float, task: str = "") -> None:
+        self.id, self.instruction, self.timeout_s, self.task = episode_id, instruction, timeout_s, task
         self.start = start  # node clock, s
         self.deadline = start + timeout_s
         self.steps = 0
@@ -168,10 +168,11 @@ class TaskManager(Node):
             handle.abort()
             return result
         timeout = goal.timeout_s or self.p.default_timeout_s
-        episode = _Episode(uuid.uuid4().hex[:12], goal.instruction.strip(), timeout, self._start_time())
+        episode = _Episode(uuid.uuid4().hex[:12], goal.instruction.strip(), timeout, self._start_time(),
+                           goal.task.strip())
         with self._lock:
             self.episode = episode
-        self._latch(episode.id, episode.instruction, active=True, stamp=episode.start)
+        self._latch(episode.id, episode.instruction, active=True, stamp=episode.start, task=episode.task)
         self.get_logger().info(f"episode {episode.id}: {episode.instruction!r} (timeout {timeout:.0f} s, "
                                f"from t={episode.start:.2f} s)")
         period = 1.0 / self.p.feedback_rate_hz
@@ -194,7 +195,7 @@ class TaskManager(Node):
         with self._lock:
             if self.episode is episode:
                 self.episode = None
-                self._latch(episode.id, episode.instruction, active=False)
+                self._latch(episode.id, episode.instruction, active=False, task=episode.task)
         end = episode.end if episode.end is not None else self._now()
         feedback.step, feedback.elapsed_s = episode.steps_by(self.p.latency_model_s), float(end - episode.start)
         feedback.state = "succeeded" if success else ("canceled" if message == "canceled" else state if state != "running" else "failed")
@@ -333,11 +334,12 @@ class TaskManager(Node):
         episode = self.episode
         return episode.id if episode is not None and not episode.done.is_set() else ""
 
-    def _latch(self, episode_id: str, instruction: str, active: bool, stamp: float | None = None) -> None:
+    def _latch(self, episode_id: str, instruction: str, active: bool, stamp: float | None = None,
+               task: str = "") -> None:
         msg = Instruction()
         # an episode's instruction is stamped with its start: what is observed after it is the episode's
         msg.header.stamp = to_time(stamp) if stamp is not None else self.get_clock().now().to_msg()
-        msg.episode_id, msg.instruction, msg.active = episode_id, instruction, active
+        msg.episode_id, msg.instruction, msg.active, msg.task = episode_id, instruction, active, task
         self.instruction_pub.publish(msg)
 
     def on_shutdown(self) -> None:

@@ -135,6 +135,8 @@ class Gen3SimEnv:
         else:
             episode = continue_episode(task, np.random.default_rng(seed), state, self.episode.layout, split=split,
                                        candidates=candidates)
+            if instruction is not None:
+                episode = replace(episode, instruction=instruction)
         self.episode = episode
         self._start_state = state
         log.debug("continue: task=%s instruction=%r", episode.task.name, episode.instruction)

@@ -363,11 +363,12 @@ def instruction_words(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
 
 
-def ground_instruction(text: str) -> tuple[Task, dict[str, Any]] | None:
+def ground_instruction(text: str, task: Task | None = None) -> tuple[Task, dict[str, Any]] | None:
     """The task, and its colours, of which `text` is a phrasing (training or held-out; case,
-    punctuation and spacing aside); None when no task says it, so no checker can judge it."""
+    punctuation and spacing aside; only `task`'s phrasings if given); None when no task says it,
+    so no checker can judge it."""
     want = instruction_words(text)
-    for t in TASKS.values():
+    for t in ([task] if task is not None else TASKS.values()):
         for phrasing in t.phrasings + t.heldout_phrasings:
             for choice in itertools.permutations(COLORS, t.n_blocks):
                 colors = [str(c) for c in choice]
@@ -376,6 +377,22 @@ def ground_instruction(text: str) -> tuple[Task, dict[str, Any]] | None:
                 if instruction_words(phrasing.format(**fmt)) == want:
                     return t, {"colors": colors}
     return None
+
+
+def goal_task(text: str, task: str = "") -> tuple[Task, dict[str, Any] | None] | str:
+    """Which task judges a goal: `task` if named (with the colours `text` names when it is one of
+    that task's phrasings; None = any), else the task `text` is a phrasing of. A str says why no
+    task can."""
+    if task:
+        if task not in TASKS:
+            return f"no success checker: the sim has no task {task!r} (tasks: {', '.join(TASK_NAMES)})"
+        match = ground_instruction(text, TASKS[task])
+        return TASKS[task], (match[1] if match else None)
+    match = ground_instruction(text)
+    if match is None:
+        return (f"no success checker: the sim has no task phrased {text!r}; "
+                "the timeout or an operator (robovla/report_outcome) decides")
+    return match
 
 
 def grounded_episode(task: Task, params: dict[str, Any], state: PrivilegedState, layout: Layout,

@@ -82,11 +82,11 @@ class EpisodeClient:
     # ------------------------------------------------------------------ goals
     def execute(self, instruction: str, timeout_s: float,
                 on_feedback: Callable[[int, float, str], None] | None = None,
-                result_wait_s: float | None = None) -> GoalOutcome:
+                result_wait_s: float | None = None, task: str = "") -> GoalOutcome:
         """One ExecuteInstruction goal to its end (timeout_s 0: the task manager's default).
         timeout_s is on the graph's clock (sim seconds in the sim); result_wait_s bounds the wall
         time this waits for the result (default timeout_s + 30 s; a lock-stepped sim with a slow
-        policy runs slower than real time)."""
+        policy runs slower than real time). task: the goal's task label (the sim judges by it)."""
         outcome = GoalOutcome(True)
 
         def feedback_cb(msg) -> None:
@@ -95,7 +95,7 @@ class EpisodeClient:
             if on_feedback:
                 on_feedback(fb.step, fb.elapsed_s, fb.state)
 
-        goal = ExecuteInstruction.Goal(instruction=instruction, timeout_s=float(timeout_s))
+        goal = ExecuteInstruction.Goal(instruction=instruction, timeout_s=float(timeout_s), task=task)
         handle = wait_future(self.goal_client.send_goal_async(goal, feedback_callback=feedback_cb), 30.0)
         if not handle.accepted:
             return GoalOutcome(False, message="goal rejected")
