@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
 from bag_checks import EXPECTED_QOS, check_bag, installed_distro, stamps
 from cli_helpers import assert_ok, robovla
@@ -93,3 +93,45 @@ def test_bag_without_recorded_qos_replays_with_the_graph_profile(tmp_path: Path)
     with BagReplay(tmp_path / "old") as replay:
         (topic,) = replay.topics
         assert topic.qos == LATCHED
+
+
+def test_bags_written_before_a_message_gained_a_field_still_read_and_replay(tmp_path: Path) -> None:
+    """Instruction gained `task`; a bag recorded with the older definition embeds that definition:
+    reading uses it, and replay re-encodes the message in today's layout (task = "")."""
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
+    from robovla.data.bag_reader import read_episode_bag
+    from robovla.data.typestore import bag_typestore, upgrade_cdr
+
+    bag = write_synthetic_episode(tmp_path, "new_layout", duration_s=1.0, instruction="open the drawer")
+    old_store = get_typestore(Stores.ROS2_KILTED)
+    old_store.register(get_types_from_msg("std_msgs/Header header\nstring episode_id\nstring instruction\nbool active\n",
+                                          "robovla/msg/Instruction"))
+    ours = typestore()
+    old_bag = tmp_path / "old_layout"
+    with Reader(bag) as src, Writer(old_bag, version=9, storage_plugin=StoragePlugin.MCAP) as w:
+        conns = {}
+        for c in src.connections:
+            store = old_store if c.msgtype == "robovla/msg/Instruction" else ours
+            conns[c.id] = w.add_connection(c.topic, c.msgtype, typestore=store if c.msgtype in store.fielddefs else ours)
+        for c, ns, raw in src.messages():
+            if c.msgtype == "robovla/msg/Instruction":
+                msg = ours.deserialize_cdr(raw, c.msgtype)
+                cls = old_store.types[c.msgtype]
+                raw = old_store.serialize_cdr(cls(header=msg.header, episode_id=msg.episode_id,
+                                                  instruction=msg.instruction, active=msg.active), c.msgtype)
+            w.write(conns[c.id], ns, raw)
+    with Reader(old_bag) as r:
+        (conn,) = [c for c in r.connections if c.msgtype == "robovla/msg/Instruction"]
+        raw = next(raw for _, _, raw in r.messages(connections=[conn]))
+        with pytest.raises(Exception):
+            ours.deserialize_cdr(raw, conn.msgtype)  # today's definition cannot parse it
+        store = bag_typestore(r.connections)
+        assert store is not ours and bag_typestore([c for c in r.connections if c is not conn]) is ours
+        upgraded = ours.deserialize_cdr(upgrade_cdr(bytes(raw), conn.msgtype, store), conn.msgtype)
+        assert upgraded.instruction == "open the drawer" and upgraded.task == "" and upgraded.active
+    episode = read_episode_bag(old_bag, image_size=None)
+    assert episode.instruction == "open the drawer"
+    with BagReplay(old_bag, ["/robovla/instruction"]) as replay:
+        (_, _, data), = list(replay.messages())
+        assert ours.deserialize_cdr(data, "robovla/msg/Instruction").instruction == "open the drawer"

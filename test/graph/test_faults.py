@@ -99,6 +99,11 @@ def test_dead_or_frozen_control_process_stops_the_arm(graph_factory, sig) -> Non
             # the zero came from the monitor, within its timeout plus a margin for a loaded machine
             assert t_stop - t_fault < COMMAND_TIMEOUT + SLACK
             assert "TRIP" in graph.log("safety_monitor")
+            if sig == signal.SIGSTOP:  # thawed, control finds its controller gone and says so
+                control.send_signal(signal.SIGCONT)
+                assert wait_for(lambda: "twist_controller is inactive" in graph.log("kinova_control"), 10), \
+                    graph.log("kinova_control")[-2000:]
+                assert peer.driver.commanded_twist() is None
         finally:
             if sig == signal.SIGSTOP:
                 control.send_signal(signal.SIGCONT)

@@ -176,3 +176,43 @@ def test_robovla_record_without_a_recorder_fails_clearly(tmp_path: Path) -> None
     proc = robovla("record", "--instruction", "wave", "--wait-server", "2", timeout=120)
     assert proc.returncode == 1 and "no recorder on robovla/record_episode" in proc.stderr
 
+
+
+def test_recorder_on_sim_time_refuses_to_start_before_the_first_clock(tmp_path: Path) -> None:
+    """Under use_sim_time the node clock reads 0 until /clock comes: a bag begun then would start
+    at time 0, a different time base from its data. Refused, saying why; then it records."""
+    from rosgraph_msgs.msg import Clock
+
+    log = tmp_path / "recorder.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "robovla.nodes.recorder", "--ros-args",
+                                 "-p", f"output_dir:={tmp_path / 'demos'}", "-p", "cameras:=[front]",
+                                 "-p", "use_sim_time:=true"],
+                                env=install_env(PYTHONUNBUFFERED="1"), stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    spinner = BackgroundSpinner("recorder-clock-test")
+    node = spinner.add(Node("record_clock_client", context=spinner.context))
+    spinner.start()
+    try:
+        ac = ActionClient(node, RecordEpisode, "robovla/record_episode")
+        assert ac.wait_for_server(timeout_sec=60), log.read_text()
+        refused = _wait(_start(ac, instruction="wave", episode_id="too_early").get_result_async()).result
+        assert not refused.success and "no /clock has arrived" in refused.message, refused.message
+        assert not (tmp_path / "demos" / "too_early").exists()
+        clock = node.create_publisher(Clock, topics.CLOCK, qos.LATEST)
+        stamp = Clock()
+        stamp.clock.sec = 1_000_000
+        node.create_timer(0.01, lambda: clock.publish(stamp))
+        deadline = time.monotonic() + 30
+        while True:  # the recorder's clock follows once it has discovered this publisher
+            handle = _start(ac, instruction="wave", episode_id="on_time")
+            time.sleep(1.0)
+            _wait(handle.cancel_goal_async())
+            res = _wait(handle.get_result_async()).result
+            if res.success or time.monotonic() > deadline:
+                break
+        assert res.success, res.message
+        assert read_episode_bag(tmp_path / "demos" / "on_time", image_size=None).metadata.finished
+    finally:
+        spinner.close()
+        interrupt(proc)

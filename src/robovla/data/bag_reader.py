@@ -25,7 +25,7 @@ from robovla.data.messages import (
     decode_image,
 )
 from robovla.data.metadata import CUSTOM_DATA_KEY, METADATA_TOPIC, EpisodeMetadata
-from robovla.data.typestore import typestore
+from robovla.data.typestore import bag_typestore
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +85,13 @@ def read_episode_bag(bag: str | Path, image_size: tuple[int, int] | None = (224,
     from robovla.control.image import resize
 
     bag = Path(bag)
-    store = typestore()
     custom = _read_custom_data(bag)
     try:
         reader = Reader(bag)
         reader.open()
     except Exception as exc:  # rosbags raises several types for corrupt/truncated files
         raise EpisodeError(f"episode bag {bag}: corrupt or truncated, cannot open ({type(exc).__name__}: {exc})") from exc
+    store = bag_typestore(reader.connections)  # older bags: their own message definitions
     metadata = EpisodeMetadata(episode_id=bag.name)
     if CUSTOM_DATA_KEY in custom:
         import json

@@ -89,8 +89,9 @@ def arm_command_msg(linear: np.ndarray, angular: np.ndarray, gripper: float, ns:
     )
 
 
-def instruction_msg(text: str, ns: int, episode_id: str = "", active: bool = True) -> Any:
-    return _t("robovla/msg/Instruction")(header=header(ns), episode_id=episode_id, instruction=text, active=active)
+def instruction_msg(text: str, ns: int, episode_id: str = "", active: bool = True, task: str = "") -> Any:
+    return _t("robovla/msg/Instruction")(header=header(ns), episode_id=episode_id, instruction=text, active=active,
+                                         task=task)
 
 
 def decode_image(msg: Any) -> np.ndarray:

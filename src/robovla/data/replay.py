@@ -15,6 +15,7 @@ from rosbags.rosbag2 import Reader
 
 from robovla.data.bagfile import from_rosbags_qos
 from robovla.data.qos_profiles import QosSpec
+from robovla.data.typestore import bag_typestore, upgrade_cdr
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,9 @@ class BagReplay:
     def messages(self) -> Iterator[tuple[int, str, bytes]]:
         """(ns since the bag's first message, topic, serialized CDR) in recorded time order."""
         start = self.start_ns
+        store = bag_typestore(self._conns)  # a bag of older definitions plays in today's layout
         for conn, ns, raw in self._reader.messages(connections=self._conns):
-            yield ns - start, conn.topic, bytes(raw)
+            yield ns - start, conn.topic, upgrade_cdr(bytes(raw), conn.msgtype, store)
 
     def close(self) -> None:
         self._reader.close()

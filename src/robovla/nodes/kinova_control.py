@@ -133,6 +133,7 @@ class KinovaControl(Node):
         self.ready, self.controller, self.status_message = None, "", ""
         self._status_lock = threading.Lock()
         self._controllers_ok, self._controllers_msg = False, "switching controllers"
+        self._verifying = threading.Event()  # a controller check is under way
         self.controllers: ControllerManagerClient | None = None
         if self.p.manage_controllers:
             self.controllers = ControllerManagerClient(side_node(self, "controllers"))
@@ -186,6 +187,7 @@ class KinovaControl(Node):
             self.gripper_closed = None  # a reset scene may have moved it: the first target always goes out
             self._deferred = None
             self.obs_age.reset_interval()
+            self._start_verify()
         if was_active and not self.active:
             self.get_logger().info(f"episode {msg.episode_id} ended: stopping the arm")
             self.stop()
@@ -321,7 +323,10 @@ class KinovaControl(Node):
     def _watchdog(self) -> None:
         now = self._fault_now()  # heartbeats and the lease; the command watchdog below: node clock
         if self.heartbeats.tick(now):
-            self.get_logger().warning("kinova_control itself was stalled: heartbeat ages count from now")
+            # safety_monitor may have deactivated our controller while we were silent
+            self.get_logger().warning("kinova_control itself was stalled: heartbeat ages count from now; "
+                                      "checking the controller")
+            self._start_verify()
         self._update_status(now)
         if self.active and "task_manager" in self.heartbeats.required and \
                 self.heartbeats.age("task_manager", now) > self.p.lease_s:
@@ -424,6 +429,28 @@ class KinovaControl(Node):
             return
         self.controller = wanted
         self._set_controllers(True, f"{wanted} active ({self.p.mode} mode)")
+
+    def _start_verify(self) -> None:
+        if self.controllers is not None and self.ready and not self._verifying.is_set():
+            self._verifying.set()
+            threading.Thread(target=self._verify_controller, name="verify-controller", daemon=True).start()
+
+    def _verify_controller(self) -> None:
+        """At each episode start and after a stall of this process: is our controller still
+        active? safety_monitor deactivates it after a control fault, and someone may have switched
+        it; then refuse (status not ready) rather than send commands the driver drops."""
+        assert self.controllers is not None
+        wanted = MODE_CONTROLLERS[self.p.mode][0]
+        try:
+            state = self.controllers.states(timeout_s=2.0).get(wanted, "not loaded")
+        except (TimeoutError, ValueError) as exc:
+            self.get_logger().warning(f"could not check {wanted}: {exc}")
+            return
+        finally:
+            self._verifying.clear()
+        if state != "active":
+            self._set_controllers(False, f"{wanted} is {state} (safety_monitor deactivates it after a control "
+                                         f"fault): restart the graph to drive the arm again")
 
     def _release_controller(self) -> None:
         """Shutdown: deactivate our controller (clears a latched twist) and restore the configured one."""

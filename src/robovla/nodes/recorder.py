@@ -124,6 +124,14 @@ class Recorder(Node):
                                operator_notes=goal.operator_notes, camera_names=list(self.p.cameras),
                                camera_rate_hz=self.p.camera_rate_hz, control_rate_hz=self.p.control_rate_hz,
                                extra={"camera_topics": dict(self.camera_sources)})
+        if self.get_clock().now().nanoseconds == 0:
+            # use_sim_time before the sim's first /clock: the bag would begin at time 0, a
+            # different time base from its data (and from its metadata)
+            result.success, result.message = False, ("rejected: use_sim_time is set but no /clock has arrived "
+                                                     "(is the sim running?)")
+            self.get_logger().error(f"episode {episode_id}: {result.message}")
+            handle.abort()
+            return result
         with self._lock:
             if self._writer is not None:
                 result.success, result.message = False, "rejected: an episode is already being recorded"

@@ -91,7 +91,8 @@ def record_expert_demo(
                                  stamp)
             if k == lead:
                 writer.write(m.INSTRUCTION_TOPIC, "robovla/msg/Instruction",
-                             m.instruction_msg(episode.instruction, stamp, episode_id), stamp)
+                             m.instruction_msg(episode.instruction, stamp, episode_id,
+                                               task=episode.task.name if episode.task else ""), stamp)
             if lead <= k and not success:
                 action = expert.act(state)
                 lin, ang_deg, _ = apply_action(env, action, state)
