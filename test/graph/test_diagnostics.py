@@ -9,18 +9,12 @@ import time
 import pytest
 
 from cli_helpers import robovla
-from graph_helpers import GRAPH_NODES, PeerRunner, wait_for
+from graph_helpers import GRAPH_NODES, wait_for
 from robovla.nodes.common.graph_probe import GraphProbe
 
 pytestmark = pytest.mark.ros
 
 NAMED_WITHIN_S = 2.0
-
-
-@pytest.fixture(scope="module")
-def peer():
-    with PeerRunner() as node:
-        yield node
 
 
 @pytest.fixture(scope="module")
