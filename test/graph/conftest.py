@@ -14,7 +14,7 @@ from robovla.cli.bringup import start_graph, stop_graph  # noqa: E402
 from robovla.control.liveness import watched  # noqa: E402
 from robovla.graph import resolve_graph  # noqa: E402
 
-from graph_helpers import GRAPH_NODES  # noqa: E402
+from graph_helpers import GRAPH_NODES, PeerRunner  # noqa: E402
 
 
 class Graph:
@@ -51,3 +51,10 @@ def graph_factory(tmp_path_factory):
     yield make
     for g in started:
         stop_graph(g.procs)
+
+
+@pytest.fixture(scope="module")
+def peer():
+    """The ros2_kortex test peer (cameras, joint states, the driver stand-in) of a module's graph."""
+    with PeerRunner() as node:
+        yield node

@@ -42,6 +42,7 @@ class KortexPeer(Node):
         self.received: dict[str, list[tuple[float, object]]] = defaultdict(list)
         self.q = HOME.copy()
         self.cameras_on = True
+        self.silenced: set[int] = set()  # indices of cameras that stop publishing (a failed driver)
         self.bad_encoding = False
         self.image = np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8)
         self._frames: list[Image] = []
@@ -113,7 +114,9 @@ class KortexPeer(Node):
         if not self.cameras_on:
             return
         stamp = self.now_stamp()
-        for msg, pub in zip(self._camera_msgs(), self.cam_pubs):
+        for i, (msg, pub) in enumerate(zip(self._camera_msgs(), self.cam_pubs)):
+            if i in self.silenced:
+                continue
             msg.header.stamp = stamp  # a driver stamps at exposure, then sends: the graph's clock starts here
             pub.publish(msg)
         self.last_camera_stamp = stamp.sec + stamp.nanosec * 1e-9

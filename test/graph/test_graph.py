@@ -20,19 +20,13 @@ from robovla.msg import ActionChunk, ArmCommand
 from robovla.nodes.common import topics
 from robovla.nodes.common.convert import to_time
 
-from graph_helpers import GRAPH_NODES, PeerRunner, wait_for
+from graph_helpers import GRAPH_NODES, wait_for
 
 pytestmark = pytest.mark.ros
 
 MAX_LIN, MAX_ANG = 0.25, 1.0  # kinova_control.safety defaults (config/robovla.yaml)
 WATCHDOG = 0.5
 CONTROL_PERIOD = 1 / 50  # config/robovla.yaml action_smoother.control_rate_hz
-
-
-@pytest.fixture(scope="module")
-def peer():
-    with PeerRunner() as node:
-        yield node
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,8 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("dataset", "inspect, validate, export and import LeRobot v3 datasets"),
     ("train", "train or post-train a VLA on recorded episodes"),
     ("eval", "closed-loop evaluation in the sim (CALVIN-style)"),
-    ("doctor", "check the install: build every backbone x formulation from tiny configs"),
+    ("doctor", "check the install (--models) or a running graph (--graph)"),
+    ("status", "live status of a running graph from /diagnostics"),
 )
 
 

@@ -26,6 +26,7 @@ from rosgraph_msgs.msg import Clock
 from robovla.control.smoothing import SmootherConfig, VelocitySmoother
 from robovla.msg import ActionChunk, ArmCommand, Instruction
 from robovla.nodes.common import qos, topics
+from robovla.nodes.common.diagnostics import NodeDiagnostics
 from robovla.nodes.common.convert import msg_to_chunk, to_sec, to_time
 from robovla.nodes.common.intra_process import IntraProcessPublisher, subscribe
 from robovla.nodes.common.params import declare_config
@@ -56,6 +57,11 @@ class ActionSmoother(Node):
         self._holding = True
         self._held: list[ActionChunk] = []  # chunks waiting for observation stamp + latency_model_s
         self.pub = IntraProcessPublisher(self, ArmCommand, topics.ARM_COMMAND, qos.COMMAND)
+        self.diag = NodeDiagnostics(self)
+        self._chunks = self.diag.stream("action_chunk", 1.0, when=lambda: self.active)
+        self._commands = self.diag.output("arm_command")
+        self.diag.add(lambda t: ([], {"episode": self.episode_id or "-", "rejected chunks": str(self.rejected),
+                                       "fusion": self.cfg.mode}))
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
         subscribe(self, ActionChunk, topics.ACTION_CHUNK, self._on_chunk, qos.COMMAND)
         self._last_tick_ns = -1
@@ -88,6 +94,7 @@ class ActionSmoother(Node):
         self.episode_id, self.active = msg.episode_id, bool(msg.active)
 
     def _on_chunk(self, msg: ActionChunk) -> None:
+        self._chunks.tick(self.diag.now())
         if not self.active or msg.episode_id != self.episode_id:
             return
         if self.p.latency_model_s > 0:
@@ -145,6 +152,7 @@ class ActionSmoother(Node):
          cmd.twist.angular.x, cmd.twist.angular.y, cmd.twist.angular.z) = (float(v) for v in vel)
         cmd.gripper = float(gripper) if gripper is not None else -1.0  # negative: leave the gripper as it is
         self.pub.publish(cmd)
+        self._commands.tick(self.diag.now())
 
 
 NODE = ActionSmoother  # the class robovla.nodes.container instantiates

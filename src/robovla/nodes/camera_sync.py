@@ -22,7 +22,9 @@ from robovla.control.image import ImageError, ResizeSpec, compressed_to_rgb, fit
 from robovla.control.sync import ApproximateTimeSync
 from robovla.msg import Instruction, Observation
 from robovla.nodes.common import qos, topics
+from robovla.health.checks import Finding, Level
 from robovla.nodes.common.convert import pose_to_msg, rgb_to_image, to_sec
+from robovla.nodes.common.diagnostics import NodeDiagnostics
 from robovla.nodes.common.intra_process import IntraProcessPublisher
 from robovla.nodes.common.params import declare_config
 from robovla.nodes.common.runner import run
@@ -49,6 +51,7 @@ class CameraSyncParams:
     # sim waits for the answer to every frame, so none may be lost, and with a modelled latency this
     # node may be several joint states behind (SENSOR's depth of 5 lost about 1 frame in 100)
     reliable: bool = False
+    silent_s: float = 0.5  # a camera or /joint_states silent this long is an error on /diagnostics
 
 
 class CameraSync(Node):
@@ -73,6 +76,12 @@ class CameraSync(Node):
         )
         self.decode_errors = 0
         self.episode_id = ""
+        self.diag = NodeDiagnostics(self)
+        self._inputs = [self.diag.stream(f"camera {name}", p.silent_s) for name in p.cameras]
+        self._inputs.append(self.diag.stream("joint_states", p.silent_s))
+        self._observations = self.diag.output("observation")
+        self._reported_errors = 0
+        self.diag.add(self._sync_health)
         self.pub = IntraProcessPublisher(self, Observation, topics.OBSERVATION, qos.COMMAND)
         subscribed = []
         sensor = qos.RELIABLE_SENSOR if p.reliable else qos.SENSOR
@@ -94,6 +103,7 @@ class CameraSync(Node):
         self.episode_id = msg.episode_id if msg.active else ""
 
     def _on_input(self, index: int, msg: Image | CompressedImage | JointState) -> None:
+        self._inputs[index].tick(self.diag.now())
         matched = self.sync.add(index, to_sec(msg.header.stamp), msg)
         if matched is not None:
             self._publish(matched[1])
@@ -120,6 +130,7 @@ class CameraSync(Node):
         out.gripper = gripper
         out.ee_pose = pose_to_msg(kinematics.ee_pose(q))
         self.pub.publish(out)
+        self._observations.tick(self.diag.now())
 
     def _decode(self, name: str, m: Image | CompressedImage) -> np.ndarray:
         try:
@@ -141,6 +152,13 @@ class CameraSync(Node):
         if self.p.gripper_joint in index:
             g = float(np.clip(m.position[index[self.p.gripper_joint]] / self.p.gripper_closed_position, 0.0, 1.0))
         return q, g
+
+    def _sync_health(self, t: float) -> tuple[list[Finding], dict[str, str]]:
+        s = self.sync.stats
+        new_errors, self._reported_errors = self.decode_errors - self._reported_errors, self.decode_errors
+        findings = [Finding(Level.WARN, f"{new_errors} synchronized sets dropped: undecodable images")] if new_errors else []
+        return findings, {"synchronized sets": str(s.emitted), "unsynced/dropped": str(s.dropped_overflow + s.dropped_stale),
+                          "undecodable": str(self.decode_errors)}
 
     def _log_stats(self) -> None:
         s = self.sync.stats

@@ -20,6 +20,7 @@ from rclpy.node import Node
 from robovla.control.history import HistoryWindow
 from robovla.msg import Instruction, Observation, ObservationWindow
 from robovla.nodes.common import qos, topics
+from robovla.nodes.common.diagnostics import NodeDiagnostics
 from robovla.nodes.common.convert import to_sec
 from robovla.nodes.common.intra_process import IntraProcessPublisher, subscribe
 from robovla.nodes.common.params import declare_config
@@ -50,6 +51,12 @@ class HistoryBuffer(Node):
         self._stripped: dict[float, Observation] = {}  # image-less copies of the window's older frames
         self._early: deque[Observation] = deque(maxlen=4)  # received while no episode ran (see above)
         self.pub = IntraProcessPublisher(self, ObservationWindow, topics.WINDOW, qos.WINDOW)
+        self.diag = NodeDiagnostics(self)
+        # observations must flow while an episode runs; between episodes a graph may hold still
+        self._observations = self.diag.stream("observation", 1.0, when=lambda: self.active)
+        self._windows = self.diag.output("window")
+        self.diag.add(lambda t: ([], {"episode": self.history.episode_id or "-",
+                                       "out-of-order observations": str(self.rejected)}))
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
         subscribe(self, Observation, topics.OBSERVATION, self._on_observation, qos.COMMAND)
         self.get_logger().info(f"window of {self.p.window_size} frames every {self.p.period_s:.3f} s")
@@ -69,6 +76,7 @@ class HistoryBuffer(Node):
                 self._on_observation(obs)
 
     def _on_observation(self, msg: Observation) -> None:
+        self._observations.tick(self.diag.now())
         if not self.active:
             self._early.append(msg)
             return
@@ -91,6 +99,7 @@ class HistoryBuffer(Node):
         out.observations = frames
         out.valid = valid.tolist()
         self.pub.publish(out)
+        self._windows.tick(self.diag.now())
 
     def _strip_older(self, frames: list[Observation]) -> list[Observation]:
         """All but the newest frame without images; each copy is made once, not once per window

@@ -38,7 +38,9 @@ from robovla.control.controllers import MODE_CONTROLLERS, required_switch, resto
 from robovla.control.safety import SafetyConfig, SafetyFilter
 from robovla.control.trajectory import trajectory_to_rest
 from robovla.msg import ArmCommand, ControlStatus, Heartbeat, Instruction
+from robovla.health.checks import Finding, Level
 from robovla.nodes.common import qos, topics
+from robovla.nodes.common.diagnostics import NodeDiagnostics
 from robovla.nodes.common.background import wait_future
 from robovla.nodes.common.controller_client import ControllerManagerClient
 from robovla.nodes.common.convert import to_sec
@@ -122,6 +124,10 @@ class KinovaControl(Node):
         self.stopped = True
         self.gripper_closed: bool | None = None
         self.refused = 0
+        self.diag = NodeDiagnostics(self)
+        self._joints_in = self.diag.stream("joint_states", 0.5)
+        self._sent = self.diag.output("sent_command")
+        self.diag.add(self._health)
         group = ReentrantCallbackGroup()
         if self.p.mode == "twist":
             self.twist_pub = self.create_publisher(Twist, topics.TWIST_COMMANDS, qos.COMMAND)
@@ -164,6 +170,7 @@ class KinovaControl(Node):
         return self.fault_clock.now(time.monotonic(), self._now())
 
     def _on_joints(self, msg: JointState) -> None:
+        self._joints_in.tick(self.diag.now())
         now = self._now()
         if now - self._last_joints_t < self.p.joint_state_min_period_s:
             return  # decimated (1 kHz from the real joint_state_broadcaster)
@@ -251,6 +258,19 @@ class KinovaControl(Node):
         if gripper:
             self._command_gripper(safe.gripper)
 
+    def _health(self, t: float) -> tuple[list[Finding], dict[str, str]]:
+        findings = []
+        if self.faulted:
+            findings.append(Finding(Level.ERROR, "the arm is in fault"))
+        elif self.ready is False:
+            findings.append(Finding(Level.ERROR, f"not ready: {self.status_message}"))
+        if self.paused:
+            findings.append(Finding(Level.WARN, f"arm paused: {self.paused}"))
+        return findings, {"mode": self.p.mode, "controller": self.controller or "-", "ready": str(bool(self.ready)),
+                          "episode": self.episode_id if self.active else "-",
+                          "observation age limit s": f"{self.obs_age.limit_s:.3f}",
+                          "refused commands": str(self.refused)}
+
     def _refuse(self, why: str) -> None:
         self.refused += 1
         self.get_logger().error(f"command refused: {why}", throttle_duration_sec=1.0)
@@ -289,6 +309,7 @@ class KinovaControl(Node):
          out.twist.angular.x, out.twist.angular.y, out.twist.angular.z) = (float(v) for v in (*lin, *ang))
         out.gripper = float(gripper)
         self.sent_pub.publish(out)
+        self._sent.tick(self.diag.now())
 
     def _publish_twist(self, lin_tool: np.ndarray, ang_tool_rad: np.ndarray) -> None:
         ang = np.degrees(ang_tool_rad) if self.p.angular_units == "deg" else ang_tool_rad

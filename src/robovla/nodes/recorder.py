@@ -30,6 +30,7 @@ from robovla.data.metadata import GEN3_ROBOT, EpisodeMetadata
 from robovla.data.typestore import typestore
 from robovla.msg import ArmCommand, Instruction, TaskOutcome
 from robovla.nodes.common import qos, topics
+from robovla.nodes.common.diagnostics import NodeDiagnostics
 from robovla.nodes.common.params import declare_config
 from robovla.nodes.common.runner import run, side_node
 
@@ -56,6 +57,8 @@ class Recorder(Node):
         self.root = Path(self.p.output_dir).expanduser()
         self._lock = threading.Lock()
         self._writer: EpisodeWriter | None = None
+        self.diag = NodeDiagnostics(self)
+        self.diag.add(self._health)
         self._frames = 0
         self._stop = threading.Event()
         self._stop_success: bool | None = None
@@ -115,6 +118,13 @@ class Recorder(Node):
         response.success = recording
         response.message = "stopping" if recording else "not recording"
         return response
+
+    def _health(self, t: float) -> tuple[list, dict[str, str]]:
+        with self._lock:
+            writer = self._writer
+            return [], {"recording": writer.metadata.episode_id if writer is not None else "-",
+                        "messages": str(writer.message_count) if writer is not None else "-",
+                        "frames": str(self._frames), "output_dir": str(self.root)}
 
     def _execute(self, handle) -> RecordEpisode.Result:
         goal = handle.request

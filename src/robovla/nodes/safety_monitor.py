@@ -28,7 +28,9 @@ from robovla.control.controllers import SwitchPlan, TWIST_CONTROLLER
 from robovla.control.liveness import FaultClock
 from robovla.control.monitor import CommandMonitor, MonitorConfig
 from robovla.msg import ArmCommand, Instruction
+from robovla.health.checks import Finding, Level
 from robovla.nodes.common import qos, topics
+from robovla.nodes.common.diagnostics import NodeDiagnostics
 from robovla.nodes.common.controller_client import ControllerManagerClient
 from robovla.nodes.common.heartbeat import start_heartbeat
 from robovla.nodes.common.params import declare_config
@@ -48,6 +50,10 @@ class SafetyMonitor(Node):
         self.twist_pub = self.create_publisher(Twist, topics.TWIST_COMMANDS, qos.COMMAND)
         self.controllers = ControllerManagerClient(side_node(self, "controllers"))
         self.trips: list[str] = []
+        self.diag = NodeDiagnostics(self)
+        self._joints = self.diag.stream("joint_states", 1.0)
+        self.diag.add(lambda t: ([Finding(Level.ERROR, f"tripped {len(self.trips)}x, last: {self.trips[-1]}")]
+                                 if self.trips else [], {"trips": str(len(self.trips))}))
         self.create_subscription(ArmCommand, topics.SENT_COMMAND, self._on_sent, qos.COMMAND)
         self.create_subscription(JointState, topics.JOINT_STATES, self._on_joints, qos.SENSOR)
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
@@ -72,6 +78,7 @@ class SafetyMonitor(Node):
         self.monitor.episode_active = bool(msg.active)
 
     def _on_joints(self, msg: JointState) -> None:
+        self._joints.tick(self.diag.now())
         if len(msg.velocity) >= 7:
             self.monitor.on_joint_velocities(np.asarray(msg.velocity[:7]))
 

@@ -75,6 +75,7 @@ from trajectory_msgs.msg import JointTrajectory
 from robovla.control import kinematics
 from robovla.msg import ArmCommand, Instruction, TaskOutcome
 from robovla.nodes.common import qos, topics
+from robovla.nodes.common.diagnostics import NodeDiagnostics
 from robovla.nodes.common.convert import rgb_to_image, to_sec
 from robovla.nodes.common.kortex_standin import DriverInterfaces, other_drivers
 from robovla.nodes.common.params import declare_config
@@ -187,6 +188,11 @@ class SimNode(Node):
         self.checker_pub = self.create_publisher(TaskOutcome, topics.TASK_CHECKER, qos.COMMAND)
         self.clock_pub = self.create_publisher(Clock, topics.CLOCK, qos.LATEST)
         self.active = False
+        self.diag = NodeDiagnostics(self)
+        self._steps = self.diag.output("control steps (wall)")
+        self.diag.add(lambda t: ([], {"sim time s": f"{self._now_ns * 1e-9 - EPOCH_S:.2f}",
+                                       "task": self.episode.task.name if self.episode.task else "-",
+                                       "episode": self.episode_id or "-", "lock-step stalls": str(self.stalls)}))
         self.expert: ScriptedExpert | None = None
         self.command_pub = None
         if self.p.expert:
@@ -449,6 +455,7 @@ class SimNode(Node):
                     velocity=[float(v) for v in qd] + [0.0],
                 )
             )
+            self._steps.tick(self.diag.now())
             if tfs:
                 self.tf_pub.publish(TFMessage(transforms=tfs))
             # the clock after the joint states: a /clock tick makes the smoother command this step,

@@ -30,6 +30,7 @@ from rosgraph_msgs.msg import Clock
 from robovla.action import ExecuteInstruction
 from robovla.msg import ActionChunk, ControlStatus, Instruction, TaskOutcome
 from robovla.nodes.common import qos, topics
+from robovla.nodes.common.diagnostics import NodeDiagnostics
 from robovla.nodes.common.convert import to_sec, to_time
 from robovla.nodes.common.heartbeat import start_heartbeat
 from robovla.nodes.common.params import declare_config
@@ -115,6 +116,8 @@ class TaskManager(Node):
             callback_group=ReentrantCallbackGroup(),
         )
         self._latch("", "", active=False)
+        self.diag = NodeDiagnostics(self)
+        self.diag.add(self._health)
         self._sim_time = bool(self.get_parameter("use_sim_time").value)
         self._clock_cv = threading.Condition()
         self._clock_msgs, self._clock_ns = 0, 0
@@ -329,6 +332,15 @@ class TaskManager(Node):
         episode.finish(bool(request.success), message, self._now())
         response.accepted, response.message = True, f"episode {episode.id} ended"
         return response
+
+    def _health(self, t: float) -> tuple[list, dict[str, str]]:
+        episode = self.episode
+        running = episode is not None and not episode.done.is_set()
+        arm = self.control_status
+        return [], {"episode": episode.id if running else "-",
+                    "instruction": episode.instruction[:80] if running else "-",
+                    "elapsed s": f"{self._now() - episode.start:.1f}" if running else "-",
+                    "arm ready": "-" if arm is None else str(arm.ready)}
 
     def _running_episode_id(self) -> str:
         episode = self.episode

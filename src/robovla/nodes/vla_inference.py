@@ -23,7 +23,9 @@ from robovla.control.frame_cache import FrameCache
 from robovla.control.intent import predicted_path
 from robovla.control.safety import DRIVER_MAX_ANGULAR_SPEED, DRIVER_MAX_LINEAR_SPEED, clip_steps, step_speeds
 from robovla.msg import ActionChunk, Instruction, ObservationWindow
+from robovla.health.checks import Finding, Level
 from robovla.nodes.common import qos, topics
+from robovla.nodes.common.diagnostics import NodeDiagnostics
 from robovla.nodes.common.convert import chunk_to_msg, msg_to_window
 from robovla.nodes.common.deferred import DeferredLatest
 from robovla.nodes.common.intra_process import IntraProcessPublisher, subscribe
@@ -69,6 +71,12 @@ class VlaInference(Node):
         self.marker_pub = self.create_publisher(MarkerArray, topics.INTENT_MARKERS, qos.COMMAND)
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction, qos.LATCHED)
         self.frames = FrameCache()
+        self.diag = NodeDiagnostics(self)
+        self._windows = self.diag.stream("window", 1.0, when=lambda: self.active)
+        self._chunks = self.diag.output("action_chunk")
+        self._step_time = self.diag.latency("policy step", self._keeps_up)
+        self.diag.add(lambda t: ([], {"policy": self.policy.name, "episode": self.episode_id or "-",
+                                       "failed steps": str(self.failures)}))
         self._missing_logged = 0
         subscribe(self, ObservationWindow, topics.WINDOW, self._on_window, qos.WINDOW)
         self._pending: Window | None = None
@@ -94,7 +102,19 @@ class VlaInference(Node):
             self.instruction, self.episode_id, self.active = msg.instruction, msg.episode_id, bool(msg.active)
             self._wake.notify_all()  # an every_window loop may wait for this episode's instruction
 
+    def _keeps_up(self, meter, t: float) -> Finding | None:
+        """WARN when the policy's step takes longer than the interval between windows."""
+        p95, rate = meter.quantile(0.95), self._windows.rate(t)
+        if p95 is None or rate <= 0 or not self.active:
+            return None
+        period = 1.0 / rate
+        if p95 > period:
+            return Finding(Level.WARN, f"policy step p95 {p95 * 1e3:.0f} ms > the {period * 1e3:.0f} ms between windows: "
+                                       "windows are skipped")
+        return None
+
     def _on_window(self, msg: ObservationWindow) -> None:
+        self._windows.tick(self.diag.now())
         # Every window passes here (cheap: only its newest frame carries images), so the frame
         # cache sees every frame even while a slow policy step skips windows.
         try:
@@ -173,6 +193,8 @@ class VlaInference(Node):
         # 0.31-0.39 ms with, measured here).
         time.sleep(0)
         self.latencies.append(latency)
+        self._step_time.add(latency)
+        self._chunks.tick(self.diag.now())
         if self.p.publish_markers:
             self._viz.submit(chunk, window, instruction, out.header.stamp)
 

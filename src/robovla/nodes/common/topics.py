@@ -30,6 +30,7 @@ INSTRUCTION = "robovla/instruction"
 HEARTBEAT = "robovla/heartbeat"  # Heartbeat from the processes the arm's safety depends on (40 Hz)
 TASK_OUTCOME = "robovla/task_outcome"
 TASK_CHECKER = "robovla/task_checker"  # the sim: which checker judges the running episode, or why none can
+DIAGNOSTICS = "/diagnostics"  # diagnostic_msgs/DiagnosticArray, absolute as diagnostic_updater's
 CLOCK = "/clock"  # the sim's simulated time (rosgraph_msgs/Clock); every node of a sim graph has use_sim_time
 INTENT_MARKERS = "robovla/intent_markers"
 EXECUTE_INSTRUCTION = "robovla/execute_instruction"
