@@ -62,6 +62,16 @@ def test_readme_using_it_in_order(tmp_path: Path) -> None:
         assert proc.returncode in (0, 1), proc.stdout + proc.stderr
         assert proc.stdout.splitlines()[-1].startswith("SUCCESS" if proc.returncode == 0 else "FAILURE")
         assert "[" in proc.stdout and "step" in proc.stdout, "feedback was streamed"
+        # the operator's view of the same sim graph: every node (the sim's too) reports, nothing is
+        # missing, one joint-state source, every node on the sim's clock
+        status = robovla("status", "--once", timeout=60, cwd=tmp_path)
+        assert status.returncode in (0, 1), status.stdout + status.stderr
+        assert {line.split()[0] for line in status.stdout.splitlines() if line and not line[0].isspace()} >= {
+            "sim", "task_manager", "vla_inference", "kinova_control", "camera_sync"}, status.stdout
+        doctor = robovla("doctor", "--graph", "--json", timeout=120, cwd=tmp_path)
+        problems = json.loads(doctor.stdout)["problems"]
+        assert not [p for p in problems if p.startswith(("nodes missing", "no /diagnostics", "/joint_states",
+                                                         "clock mismatch", "twist_controller"))], problems
         graph.proc.send_signal(signal.SIGINT)
         assert graph.proc.wait(60) == 0, graph.text() + graph.logs()
     finally:

@@ -124,7 +124,7 @@ def check_graph(namespace: str = "", listen_s: float = 1.5) -> tuple[list[str], 
 
     probe = GraphProbe(namespace)
     try:
-        time.sleep(0.5)
+        probe.settle({s.name for sim in (True, False) for s in resolve_graph(sim=sim)}, quiet_s=listen_s)
         sim = "sim" in probe.node.get_node_names()
         specs = resolve_graph(sim=sim)
         control = next((s for s in specs if s.name == "kinova_control"), None)

@@ -36,13 +36,20 @@ def render(statuses: dict[str, tuple[int, str, dict[str, str]]]) -> str:
     return "\n".join(lines)
 
 
+def graph_node_names() -> set[str]:
+    """Every node a robovla graph can have (sim or robot), from config/graph.yaml."""
+    from robovla.graph import resolve_graph
+
+    return {s.name for sim in (True, False) for s in resolve_graph(sim=sim)}
+
+
 def run(args: argparse.Namespace) -> int:
     from robovla.nodes.common.graph_probe import GraphProbe
 
     probe = GraphProbe(args.namespace)
     try:
         if args.once:
-            time.sleep(max(args.period, 1.5))  # discovery and one round of statuses
+            probe.settle(graph_node_names())  # discovery and one round of statuses
             statuses = probe.latest()
             print(render(statuses))
             if not statuses:

@@ -24,6 +24,9 @@ class SyncStats:
     dropped_overflow: int = 0  # evicted because a queue was full
     dropped_stale: int = 0  # older than the last emitted set, or discarded by a match
     rejected_out_of_order: int = 0  # stamp not newer than the previous one on the same input
+    #: overflow + stale per input: a fast input (joint states) skips most of its messages by design,
+    #: a camera that skips many is out of sync
+    dropped_per_input: list[int] = field(default_factory=list)
 
     @property
     def dropped(self) -> int:
@@ -49,6 +52,7 @@ class ApproximateTimeSync(Generic[T]):
         self._stamps: list[list[float]] = [[] for _ in range(self.n_inputs)]
         self._msgs: list[deque[Any]] = [deque() for _ in range(self.n_inputs)]
         self._last_emitted = float("-inf")
+        self.stats.dropped_per_input = [0] * self.n_inputs
 
     def add(self, index: int, stamp: float, msg: T) -> tuple[float, list[T]] | None:
         """Queue `msg`; return (stamp of the set, messages by input) when a set completes.
@@ -65,6 +69,7 @@ class ApproximateTimeSync(Generic[T]):
             stamps.pop(0)
             msgs.popleft()
             self.stats.dropped_overflow += 1
+            self.stats.dropped_per_input[index] += 1
         return self._try_match(index, stamp)
 
     def _try_match(self, pivot: int, t: float) -> tuple[float, list[T]] | None:
@@ -84,6 +89,7 @@ class ApproximateTimeSync(Generic[T]):
         out = [self._msgs[i][k] for i, k in enumerate(picks)]
         for i, k in enumerate(picks):
             self.stats.dropped_stale += k  # older messages skipped by this match
+            self.stats.dropped_per_input[i] += k
             del self._stamps[i][: k + 1]
             for _ in range(k + 1):
                 self._msgs[i].popleft()

@@ -157,14 +157,16 @@ class CameraSync(Node):
         s = self.sync.stats
         new_errors, self._reported_errors = self.decode_errors - self._reported_errors, self.decode_errors
         findings = [Finding(Level.WARN, f"{new_errors} synchronized sets dropped: undecodable images")] if new_errors else []
-        return findings, {"synchronized sets": str(s.emitted), "unsynced/dropped": str(s.dropped_overflow + s.dropped_stale),
-                          "undecodable": str(self.decode_errors)}
+        n = len(self.p.cameras)
+        return findings, {"synchronized sets": str(s.emitted), "camera frames unsynced": str(sum(s.dropped_per_input[:n])),
+                          "joint_states skipped": str(s.dropped_per_input[n]), "undecodable": str(self.decode_errors)}
 
     def _log_stats(self) -> None:
         s = self.sync.stats
-        if s.dropped or self.decode_errors:
+        unsynced = sum(s.dropped_per_input[: len(self.p.cameras)])  # joint states skipped by design are not news
+        if unsynced or s.rejected_out_of_order or self.decode_errors:
             self.get_logger().warning(
-                f"sync: {s.emitted} sets, unsynced/dropped {s.dropped_overflow + s.dropped_stale}, "
+                f"sync: {s.emitted} sets, camera frames unsynced {unsynced}, "
                 f"out-of-order {s.rejected_out_of_order}, undecodable {self.decode_errors}"
             )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.srv import GetParameters
@@ -57,6 +58,22 @@ class GraphProbe:
             return {name[len(PREFIX):]: (level, message, values) for name, (level, message, values, t)
                     in self.statuses.items() if name.startswith(PREFIX) and now - t <= max_age_s}
 
+    def settle(self, known: Iterable[str], timeout_s: float = 10.0, quiet_s: float = 1.2) -> None:
+        """Wait until every discovered node named in `known` has sent its status and neither set has
+        changed for quiet_s, at most timeout_s: a new process needs DDS discovery (participants, then
+        endpoints, each on its own schedule) before it hears anything; each node publishes every 0.5 s."""
+        known = set(known)
+        t0 = last_change = time.monotonic()
+        state: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+        while (now := time.monotonic()) - t0 < timeout_s:
+            seen = frozenset(n for n in self.node.get_node_names() if n in known)
+            heard = frozenset(self.latest())
+            if (seen, heard) != state:
+                state, last_change = (seen, heard), now
+            elif heard and seen <= heard and now - last_change >= quiet_s:
+                return
+            time.sleep(0.05)
+
     def _endpoints(self, topic: str) -> tuple[list[Endpoint], list[Endpoint]]:
         name = self.node.resolve_topic_name(topic)
 
@@ -83,7 +100,7 @@ class GraphProbe:
         return out
 
     def snapshot(self, expected_nodes: list[str], required_controller: str, listen_s: float = 1.5) -> GraphSnapshot:
-        time.sleep(listen_s)  # discovery, and a round of /diagnostics (published every 0.5 s)
+        self.settle(expected_nodes, quiet_s=listen_s)  # discovery, and a round of /diagnostics
         names = self.node.get_node_names_and_namespaces()
         ours = [(n, ns) for n, ns in names if n in expected_nodes]
         pubs, _ = self._endpoints(topics.JOINT_STATES)
