@@ -1,6 +1,6 @@
 """ros2 launch robovla bringup.launch.py sim:=true|false [robot_ip:=192.168.1.10] [checkpoint:=DIR]
 [cameras:=front,wrist] [control_mode:=twist|joint_trajectory] [camera_preset:=sim|realsense|usb_cam]
-[camera_topics:=front=/camera/camera/color/image_raw,...] [namespace:=arm] [record:=false] [rviz:=false]
+[camera_topics:=front=/camera/camera/color/image_raw,...] [namespace:=arm] [record:=false] [teleop:=false] [rviz:=false]
 
 Starts the processes of config/graph.yaml with config/robovla.yaml, as robovla.graph.plan_bringup
 computes them: the same description `robovla bringup` uses on machines without launch_ros, and

@@ -355,3 +355,26 @@ def test_first_run_speed_limits_reach_the_filter_and_the_smoother_from_one_argum
     assert smoother["max_linear_speed"] == 0.05 and smoother["max_angular_speed"] == 0.3
     args = _bringup_args("--robot", "--max-linear-speed", "0.05")
     assert args.max_linear_speed == "0.05"
+
+
+def test_teleop_graph_has_no_policy_starts_the_recorder_and_watches_only_what_runs() -> None:
+    """`robovla bringup --teleop` / teleop:=true: the operator's commands replace the policy's."""
+    from robovla.graph import plan_bringup
+
+    for sim in (True, False):
+        specs = {s.name: s for s in resolve_graph(sim=sim, teleop=True)}
+        expected = {"task_manager", "kinova_control", "safety_monitor", "recorder"} | ({"sim"} if sim else set())
+        assert set(specs) == expected
+        assert specs["kinova_control"].parameters["required_heartbeats"] == ["task_manager", "safety_monitor"]
+        assert specs["task_manager"].parameters["require_arm"] is True
+    # the user's own choice still wins
+    own = {s.name: s for s in resolve_graph(sim=True, teleop=True,
+                                            overrides={"kinova_control.required_heartbeats": ["task_manager"]})}
+    assert own["kinova_control"].parameters["required_heartbeats"] == ["task_manager"]
+    from robovla.control.liveness import WATCHED
+
+    full = {s.name: s for s in resolve_graph(sim=True)}  # the whole graph: kinova_control's default list
+    assert "required_heartbeats" not in full["kinova_control"].parameters and "vla_inference" in WATCHED
+    plan = plan_bringup({"sim": "true", "teleop": "true"}, _share_of(set()))
+    started = {n.name for proc in plan.processes for n in proc.nodes}
+    assert started == {"task_manager", "kinova_control", "safety_monitor", "recorder", "sim"}

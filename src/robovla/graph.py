@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import yaml
 
+from robovla.control.liveness import watched
 from robovla.nodes.common.topics import CAMERA_PRESETS, parse_camera_topics
 from robovla.resources import share_dir
 
@@ -142,11 +143,13 @@ def resolve_graph(
     config_file: str | Path | None = None,
     graph_file: str | Path | None = None,
     record: bool = False,
+    teleop: bool = False,
 ) -> list[NodeSpec]:
     """Nodes to start and their parameters.
 
     arguments: launch-style arguments (checkpoint=..., cameras=a,b) mapped through graph.yaml;
-    overrides: "node.param" -> value, applied last; config_file replaces config/robovla.yaml.
+    overrides: "node.param" -> value, applied last; config_file replaces config/robovla.yaml;
+    teleop: the graph `robovla teleop` drives (no policy nodes, the recorder started).
     """
     cdir = config_dir()
     graph = yaml.safe_load(Path(graph_file or cdir / "graph.yaml").read_text())
@@ -170,16 +173,18 @@ def resolve_graph(
     configured = ((params_all.get("vla_inference") or {}).get("ros__parameters") or {}).get("policy")
     policy = (overrides or {}).get("vla_inference.policy", merged.get("vla_inference.policy", configured))
     derived = checkpoint_overrides(policy) if policy else {}
-    merged = {**derived, **merged, **(overrides or {})}
+    record = record or teleop
+    nodes = [n for n in graph["nodes"]
+             if not ((n.get("when") == "sim" and not sim) or (n.get("when") == "record" and not record)
+                     or (n.get("unless") == "teleop" and teleop))]
+    partial = partial_graph_overrides([n["name"] for n in nodes]) if teleop else {}
+    merged = {**derived, **partial, **merged, **(overrides or {})}
     specs: list[NodeSpec] = []
     known = {n["name"] for n in graph["nodes"]}
     for key in merged:
         if key.partition(".")[0] not in known:
             raise ValueError(f"override {key!r} names no node; nodes are {sorted(known)}")
-    for node in graph["nodes"]:
-        when = node.get("when")
-        if (when == "sim" and not sim) or (when == "record" and not record):
-            continue
+    for node in nodes:
         section = (params_all.get(node["name"]) or {}).get("ros__parameters", {}) or {}
         params = _flatten(section)
         prefix = node["name"] + "."
@@ -189,6 +194,14 @@ def resolve_graph(
     if sim:
         apply_sim_time(specs)
     return specs
+
+
+def partial_graph_overrides(nodes: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Parameters a graph running only `nodes` needs: kinova_control watches the heartbeats of the
+    nodes that are there (not of a vla_inference that is not), the task manager waits for the arm
+    only if kinova_control runs."""
+    names = list(nodes)
+    return {"kinova_control.required_heartbeats": watched(names), "task_manager.require_arm": "kinova_control" in names}
 
 
 #: camera_sync's slop in lock-step: below one control period (20 ms), so a frame only ever pairs
@@ -319,6 +332,7 @@ _MODE_ARGUMENTS: dict[str, tuple[str, str]] = {
 _GRAPH_WIDE_ARGUMENTS: dict[str, tuple[str, str]] = {
     "namespace": ("", "namespace for the whole graph"),
     "record": ("false", "also start the recorder node (RecordEpisode action, rosbag2 episodes)"),
+    "teleop": ("false", "the graph for `robovla teleop`: no policy nodes, the recorder started"),
     "rviz": ("false", "open RViz with config/robovla.rviz (arm, policy intent, cameras)"),
 }
 
@@ -377,7 +391,7 @@ def plan_bringup(values: dict[str, str], find_share: Callable[[str], str]) -> La
         share("rviz2", "rviz:=true")
         rviz = str(config_dir() / "robovla.rviz")
     try:
-        specs = resolve_graph(sim=sim, record=launch_flag(v["record"]),
+        specs = resolve_graph(sim=sim, record=launch_flag(v["record"]), teleop=launch_flag(v["teleop"]),
                               arguments={k: v[k] for k in graph_arguments()})
     except ValueError as exc:
         raise LaunchError(f"{exc}; nothing was started") from None

@@ -47,8 +47,15 @@ def test_every_node_reports_with_sane_values_and_the_tools_read_them(graph, peer
     assert statuses["kinova_control"][2]["controller"] == "twist_controller"
     assert statuses["vla_inference"][2]["policy"] == "scripted:forward"
 
+    # robovla/status: the same in one message (task_manager's)
+    assert wait_for(lambda: probe.graph_status is not None and set(GRAPH_NODES) <= set(probe.graph_status.nodes), 30), \
+        probe.graph_status
+    assert probe.graph_status.level == 0 and probe.graph_status.message == "ok" and probe.graph_status.arm_ready
+    assert probe.graph_status.episode_id == ""
+
     status = robovla("status", "--once", timeout=60)
     assert status.returncode == 0, status.stdout + status.stderr
+    assert status.stdout.startswith("graph: OK (ok) | no episode | arm ready"), status.stdout
     for node in GRAPH_NODES:
         assert any(line.startswith(node) and " OK " in line for line in status.stdout.splitlines()), status.stdout
     doctor = robovla("doctor", "--graph", timeout=120)
@@ -66,6 +73,8 @@ def test_a_silenced_camera_is_named_within_2_s_and_an_inactive_controller_too(gr
         assert named, probe.latest()
         assert dt <= NAMED_WITHIN_S, f"the silenced camera was named after {dt:.2f} s"
         assert probe.latest()["camera_sync"][0] == 2  # ERROR
+        assert wait_for(lambda: probe.graph_status is not None and probe.graph_status.level == 2, 5), probe.graph_status
+        assert "camera_sync: camera wrist: silent" in probe.graph_status.message
         status = robovla("status", "--once", timeout=60)
         assert status.returncode == 1 and "camera wrist: silent" in status.stdout, status.stdout
         doctor = robovla("doctor", "--graph", timeout=120)

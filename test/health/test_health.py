@@ -93,3 +93,23 @@ def test_qos_pairs_that_never_connect():
     assert "wants transient local" in p
     snap = _healthy(endpoints={"/img": ([best_effort_writer], [Endpoint("camera_sync", True, False)])})
     assert any("/img: camera_sync wants reliable" in p for p in diagnose(snap))
+
+
+def test_graph_summary_takes_the_worst_node_and_marks_silent_ones_stale() -> None:
+    from robovla.health.summary import GraphSummary
+
+    g = GraphSummary(stale_s=3.0)
+    g.update("camera_sync", 0, "ok", t=10.0)
+    g.update("kinova_control", 0, "ok", t=10.0)
+    s = g.summary(11.0)
+    assert (s.level, s.message, s.nodes) == (Level.OK, "ok", ["camera_sync", "kinova_control"])
+    g.update("camera_sync", 2, "camera wrist: silent for 0.6 s", t=11.0)
+    g.update("vla_inference", 1, "policy step p95 120 ms > window interval 100 ms", t=11.0)
+    s = g.summary(12.0)
+    assert s.level == Level.ERROR
+    assert s.message.startswith("camera_sync: camera wrist: silent") and "vla_inference: policy step" in s.message
+    s = g.summary(13.5)  # kinova_control last heard at 10.0
+    assert s.levels[s.nodes.index("kinova_control")] == Level.STALE and s.level == Level.STALE
+    assert "kinova_control: no status for 3.5 s" in s.message
+    with pytest.raises(ValueError):
+        GraphSummary(stale_s=0)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO
 
 from robovla.graph import (LaunchError, NodeSpec, ProcessSpec, choose_sim, config_dir, graph_arguments, group_processes,
-                           resolve_graph, write_params_file)
+                           partial_graph_overrides, resolve_graph, write_params_file)
 
 log = logging.getLogger("robovla.bringup")
 
@@ -53,6 +53,8 @@ def register(sub, help_text: str) -> None:
     p.add_argument("--record", action="store_true", help="also start the recorder node")
     p.add_argument("--rviz", action="store_true", help="also start rviz2 with config/robovla.rviz")
     p.add_argument("--only", help="comma-separated node names to start (default: all)")
+    p.add_argument("--teleop", action="store_true",
+                   help="a graph for `robovla teleop`: no policy nodes, the recorder started (docs/robot.md)")
     p.add_argument("--log-dir", help="write each process's output to DIR/<process>.log instead of the terminal")
     p.set_defaults(func=run)
 
@@ -181,13 +183,20 @@ def run(args: argparse.Namespace) -> int:
     arguments = {name: getattr(args, name, None) for name in graph_arguments()}
     try:
         sim = choose_sim(args.sim, choices=CHOOSE_ARM)
-        specs = resolve_graph(sim=sim, arguments=arguments, overrides=parse_overrides(args.set),
-                              config_file=args.config, record=args.record)
+        overrides = parse_overrides(args.set)
+        wanted = set(args.only.split(",")) if args.only else None
+        if wanted is not None:  # a partial graph: kinova_control watches only what runs
+            overrides = {**partial_graph_overrides(sorted(wanted)), **overrides}
+        specs = resolve_graph(sim=sim, arguments=arguments, overrides=overrides, config_file=args.config,
+                              record=args.record, teleop=args.teleop)
     except (ValueError, FileNotFoundError, LaunchError) as exc:
         log.error("%s", exc)
         return 1
-    if args.only:
-        wanted = set(args.only.split(","))
+    if wanted is not None:
+        unknown = wanted - {s.name for s in specs} - ({"sim"} if not sim else set())
+        if unknown:
+            log.error("--only: no node named %s in config/graph.yaml", ", ".join(sorted(unknown)))
+            return 1
         specs = [s for s in specs if s.name in wanted]
     extra: list[tuple[str, list[str]]] = []
     if args.rviz:

@@ -18,6 +18,7 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("bringup", "start the node graph (sim or real robot) without ros2 launch"),
     ("goal", "send a language goal through the ExecuteInstruction action"),
     ("record", "record demonstrations to rosbag2 episodes"),
+    ("teleop", "drive the arm from the keyboard or a gamepad and record demonstrations"),
     ("replay", "publish a recorded episode back into the graph"),
     ("collect", "collect scripted-expert demonstrations in the sim"),
     ("dataset", "inspect, validate, export and import LeRobot v3 datasets"),

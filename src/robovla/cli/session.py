@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from robovla.cli.bringup import start_graph, stop_graph
-from robovla.control.liveness import watched
-from robovla.graph import NodeSpec, resolve_graph
+from robovla.graph import NodeSpec, partial_graph_overrides, resolve_graph
 
 log = logging.getLogger("robovla.session")
 
@@ -28,17 +27,18 @@ EXPERT_NODES = ("sim", "kinova_control", "task_manager", "safety_monitor")
 class SimSession:
     def __init__(self, overrides: dict[str, Any], nodes: Iterable[str] | None = None,
                  arguments: dict[str, Any] | None = None, log_dir: str | Path | None = None,
-                 camera: str | None = None, ready_timeout: float = 120.0, recorder: bool = False) -> None:
+                 camera: str | None = None, ready_timeout: float = 120.0, recorder: bool = False,
+                 teleop: bool = False) -> None:
         # episodes end when the sim's task checker fires (sim/task_outcome), not by timeout only
         # the sim's episodes start from a reset scene: open the gripper at every episode end, as the
         # expert's demonstrations and success rates were measured (a robot holds it by default)
         overrides = {"task_manager.success_source": "topic", "kinova_control.release_gripper_at_episode_end": True,
                      **overrides}
         if nodes is not None:  # the sim's expert drives the arm with no vla_inference to watch
-            overrides.setdefault("kinova_control.required_heartbeats", watched(nodes))
-            overrides.setdefault("task_manager.require_arm", "kinova_control" in nodes)
+            overrides = {**partial_graph_overrides(nodes), **overrides}
+        # teleop: config/graph.yaml's teleop graph (no policy nodes; robovla teleop commands the arm)
         self.specs: list[NodeSpec] = resolve_graph(sim=True, arguments=arguments or {}, overrides=overrides,
-                                                   record=recorder)
+                                                   record=recorder, teleop=teleop)
         if nodes is not None:
             wanted = set(nodes)
             unknown = wanted - {s.name for s in self.specs}

@@ -24,11 +24,19 @@ def register(sub, help_text: str) -> None:
     p.set_defaults(func=run)
 
 
-def render(statuses: dict[str, tuple[int, str, dict[str, str]]]) -> str:
-    """The screen: one line per node, then its values on the next, indented."""
+def headline(graph) -> str:
+    """task_manager's robovla/status (GraphStatus) in one line."""
+    episode = (f"episode {graph.episode_id} {graph.instruction!r} {graph.elapsed_s:.1f} s" if graph.episode_id
+               else "no episode")
+    return (f"graph: {LEVELS.get(graph.level, str(graph.level))} ({graph.message}) | {episode} | "
+            f"arm {'ready' if graph.arm_ready else 'NOT ready'}")
+
+
+def render(statuses: dict[str, tuple[int, str, dict[str, str]]], graph=None) -> str:
+    """The screen: the graph's headline, one line per node, then its values on the next, indented."""
     if not statuses:
         return "no robovla status on /diagnostics (is the graph running, on this ROS_DOMAIN_ID?)"
-    lines = []
+    lines = [headline(graph)] if graph is not None else []
     for name, (level, message, values) in sorted(statuses.items()):
         lines.append(f"{name:<16} {LEVELS.get(level, str(level)):<5} {message}")
         if values:
@@ -51,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         if args.once:
             probe.settle(graph_node_names())  # discovery and one round of statuses
             statuses = probe.latest()
-            print(render(statuses))
+            print(render(statuses, probe.graph_status))
             if not statuses:
                 return 2
             return 0 if all(level == 0 for level, _, _ in statuses.values()) else 1
@@ -59,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(args.period)
             sys.stdout.write("\x1b[2J\x1b[H" if sys.stdout.isatty() else "\n")
             print(time.strftime("%H:%M:%S"), "robovla status (Ctrl-C to quit)")
-            print(render(probe.latest()), flush=True)
+            print(render(probe.latest(), probe.graph_status), flush=True)
     except KeyboardInterrupt:
         return 0
     finally:

@@ -136,6 +136,11 @@ class EpisodeWriter:
             os.fsync(storage.bio.fileno())
         self._last_flush = time.monotonic()
 
+    @property
+    def closed(self) -> bool:
+        """Finished or aborted: nothing more is written."""
+        return self._closed
+
     def finish(self, success: bool, operator_notes: str | None = None, **extra: Any) -> Path:
         """Write the final metadata, close the bag and move it into place atomically."""
         meta = replace(self.metadata, finished=True, success=bool(success))

@@ -2,9 +2,12 @@
 
 Messages are taken as serialized CDR (raw subscriptions) and written unchanged, stamped with the
 receive time like `ros2 bag record`. Cancel — or the `robovla/stop_recording` service
-(example_interfaces/Trigger) — finishes the episode. Its success flag is the last TaskOutcome
-(simulator checker / operator) received during the episode for this recording's episode id or for
-the graph's running instruction, else `default_success`. It is then published
+(example_interfaces/Trigger) — finishes the episode. Its success flag is the operator's verdict when
+`robovla/finish_episode` (robovla/srv/FinishEpisode: keep as success, keep as failure, discard)
+ended it, else the last TaskOutcome (simulator checker / operator) received during the episode for
+this recording's episode id or for the graph's running instruction, else `default_success`. A
+discarded episode is written like the others and moved under <output_dir>/_discarded/, where
+training does not look (nothing recorded is deleted). It is then published
 atomically by robovla.data.EpisodeWriter, so a killed recorder never damages a finished episode,
 and the interrupted one stays under <output_dir>/_incomplete/ for `robovla record --recover`.
 """
@@ -29,6 +32,7 @@ from robovla.data.episode_writer import EpisodeWriter, new_episode_id
 from robovla.data.metadata import GEN3_ROBOT, EpisodeMetadata
 from robovla.data.typestore import typestore
 from robovla.msg import ArmCommand, Instruction, TaskOutcome
+from robovla.srv import FinishEpisode
 from robovla.nodes.common import qos, topics
 from robovla.nodes.common.diagnostics import NodeDiagnostics
 from robovla.nodes.common.params import declare_config
@@ -62,6 +66,7 @@ class Recorder(Node):
         self._frames = 0
         self._stop = threading.Event()
         self._stop_success: bool | None = None
+        self._verdict: tuple[int, str] | None = None  # FinishEpisode's (verdict, notes) for this episode
         self._graph_episode = ""  # episode id of the latched robovla/instruction (the task manager's)
         typestore()  # builds rosbags' type tables (seconds) now, not when the first episode starts
         streams = [(topics.JOINT_STATES, JointState, "sensor_msgs/msg/JointState", qos.SENSOR),
@@ -82,6 +87,7 @@ class Recorder(Node):
             self.create_subscription(cls, topic, self._make_cb("/" + topic.lstrip("/"), type_name), profile,
                                      raw=True)
         self.create_service(Trigger, topics.STOP_RECORDING, self._on_stop)
+        self.create_service(FinishEpisode, topics.FINISH_EPISODE, self._on_finish)
         self.create_subscription(TaskOutcome, topics.TASK_OUTCOME, self._on_outcome, qos.COMMAND)
         self.server = ActionServer(side_node(self), RecordEpisode, topics.RECORD_EPISODE, execute_callback=self._execute,
                                    goal_callback=lambda _g: GoalResponse.ACCEPT,
@@ -117,6 +123,30 @@ class Recorder(Node):
             self._stop.set()
         response.success = recording
         response.message = "stopping" if recording else "not recording"
+        return response
+
+    def _on_finish(self, request: FinishEpisode.Request, response: FinishEpisode.Response) -> FinishEpisode.Response:
+        verdicts = (FinishEpisode.Request.KEEP_SUCCESS, FinishEpisode.Request.KEEP_FAILURE, FinishEpisode.Request.DISCARD)
+        with self._lock:
+            current = self._writer.metadata.episode_id if self._writer is not None else ""
+            if request.verdict not in verdicts:
+                response.success, response.message = False, f"unknown verdict {request.verdict} (0 keep as success, " \
+                                                            "1 keep as failure, 2 discard)"
+            elif not current:
+                response.success, response.message = False, "not recording"
+            elif request.episode_id and request.episode_id != current:
+                response.success, response.message = False, f"recording {current}, not {request.episode_id}"
+            elif self._verdict is not None or self._stop.is_set():
+                response.success, response.message = False, f"episode {current} is already being finished"
+            else:
+                self._verdict = (int(request.verdict), request.notes)
+                self._stop.set()
+                word = {0: "keep as success", 1: "keep as failure", 2: "discard"}[int(request.verdict)]
+                response.success, response.message = True, f"finishing episode {current}: {word}"
+        if response.success:
+            self.get_logger().info(response.message)
+        else:
+            self.get_logger().warning(f"{topics.FINISH_EPISODE}: {response.message}")
         return response
 
     def _health(self, t: float) -> tuple[list, dict[str, str]]:
@@ -158,6 +188,7 @@ class Recorder(Node):
             self._frames = 0
             self._stop.clear()
             self._stop_success = None
+            self._verdict = None
         self.get_logger().info(f"recording episode {episode_id}: {goal.instruction!r}")
         start = time.monotonic()
         fb = RecordEpisode.Feedback()
@@ -168,25 +199,45 @@ class Recorder(Node):
             with self._lock:
                 fb.elapsed_s, fb.message_count, fb.frames = float(elapsed), self._writer.message_count, self._frames
             handle.publish_feedback(fb)
-        success = self._stop_success if self._stop_success is not None else self.p.default_success
+        verdict, extra_notes = self._verdict if self._verdict is not None else (None, "")
+        if verdict is not None:
+            success = verdict == FinishEpisode.Request.KEEP_SUCCESS
+        else:
+            success = self._stop_success if self._stop_success is not None else self.p.default_success
+        notes = " ".join(n for n in (goal.operator_notes, extra_notes) if n) if extra_notes else None
         with self._lock:
             writer, self._writer = self._writer, None
             try:
-                path = writer.finish(success)
+                path = writer.finish(success, operator_notes=notes)
+                if verdict == FinishEpisode.Request.DISCARD:
+                    path = self._discard(path)
             except Exception as exc:  # keep the node alive; the data stays recoverable
-                writer.abort()
+                if not writer.closed:
+                    writer.abort()
                 result.success, result.message = False, f"episode {episode_id} could not be finalised: {exc}"
                 handle.abort()
                 return result
         result.success, result.bag_path = True, str(path)
         result.message_count, result.duration_s = writer.message_count, float(time.monotonic() - start)
-        result.message = f"episode {episode_id} written ({writer.message_count} messages, {self._frames} frames)"
+        kept = "discarded to" if verdict == FinishEpisode.Request.DISCARD else ("written, success" if success
+                                                                              else "written, failure")
+        result.message = (f"episode {episode_id} {kept} {path} ({writer.message_count} messages, "
+                          f"{self._frames} frames)")
         self.get_logger().info(result.message)
         if handle.is_cancel_requested:
             handle.canceled()
         else:
             handle.succeed()
         return result
+
+    def _discard(self, path: Path) -> Path:
+        """Out of training's way, not deleted: an operator's discard is sometimes a mistake."""
+        target = self.root / "_discarded" / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            target = target.with_name(f"{path.name}.{time.time_ns()}")
+        path.rename(target)
+        return target
 
     def on_shutdown(self) -> None:
         with self._lock:

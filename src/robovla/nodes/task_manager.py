@@ -23,13 +23,18 @@ import uuid
 from dataclasses import dataclass
 
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.clock import Clock as RosClock
+from rclpy.clock import ClockType
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 
 from robovla.action import ExecuteInstruction
-from robovla.msg import ActionChunk, ControlStatus, Instruction, TaskOutcome
+from robovla.health.summary import GraphSummary
+from robovla.msg import ActionChunk, ControlStatus, GraphStatus, Instruction, TaskOutcome
 from robovla.nodes.common import qos, topics
+from robovla.nodes.common.diagnostics import PREFIX as DIAG_PREFIX
 from robovla.nodes.common.diagnostics import NodeDiagnostics
 from robovla.nodes.common.convert import to_sec, to_time
 from robovla.nodes.common.heartbeat import start_heartbeat
@@ -45,6 +50,8 @@ class TaskManagerParams:
     default_timeout_s: float = 60.0
     max_timeout_s: float = 3600.0
     feedback_rate_hz: float = 2.0
+    status_rate_hz: float = 2.0  # robovla/status
+    status_stale_s: float = 3.0  # a node silent on /diagnostics this long is STALE in robovla/status
     success_source: str = "any"  # 'topic' (simulator checker), 'operator' (service), 'any', 'none'
     max_instruction_chars: int = 500
     # kinova_control's robovla/control_status: a goal waits this long for ready=true (it is false
@@ -61,6 +68,8 @@ class TaskManagerParams:
             raise ValueError(f"unknown success_source {self.success_source!r}; choose one of {SUCCESS_SOURCES}")
         if not self.feedback_rate_hz >= 1.0:
             raise ValueError("feedback_rate_hz must be >= 1")
+        if not (self.status_rate_hz > 0 and self.status_stale_s > 0):
+            raise ValueError("status_rate_hz and status_stale_s must be positive")
 
 
 class _Episode:
@@ -118,6 +127,12 @@ class TaskManager(Node):
         self._latch("", "", active=False)
         self.diag = NodeDiagnostics(self)
         self.diag.add(self._health)
+        # robovla/status: the graph in one message, from every node's /diagnostics
+        self.graph = GraphSummary(stale_s=self.p.status_stale_s)
+        self.status_pub = self.create_publisher(GraphStatus, topics.GRAPH_STATUS, qos.COMMAND)
+        self.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._on_diagnostics, qos.COMMAND)
+        self.create_timer(1.0 / self.p.status_rate_hz, self._publish_status,
+                          clock=RosClock(clock_type=ClockType.STEADY_TIME))
         self._sim_time = bool(self.get_parameter("use_sim_time").value)
         self._clock_cv = threading.Condition()
         self._clock_msgs, self._clock_ns = 0, 0
@@ -341,6 +356,26 @@ class TaskManager(Node):
                     "instruction": episode.instruction[:80] if running else "-",
                     "elapsed s": f"{self._now() - episode.start:.1f}" if running else "-",
                     "arm ready": "-" if arm is None else str(arm.ready)}
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        now = time.monotonic()  # staleness in wall time: a process that hangs stops publishing in any clock
+        for s in msg.status:
+            if s.name.startswith(DIAG_PREFIX):
+                level = s.level[0] if isinstance(s.level, bytes) else int(s.level)
+                self.graph.update(s.name[len(DIAG_PREFIX):], level, s.message, now)
+
+    def _publish_status(self) -> None:
+        summary = self.graph.summary(time.monotonic())
+        episode = self.episode
+        running = episode is not None and not episode.done.is_set()
+        arm = self.control_status
+        msg = GraphStatus(level=int(summary.level), message=summary.message, nodes=summary.nodes,
+                          levels=[int(v) for v in summary.levels], episode_id=episode.id if running else "",
+                          instruction=episode.instruction if running else "",
+                          elapsed_s=float(self._now() - episode.start) if running else 0.0,
+                          arm_ready=bool(arm is not None and arm.ready))
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.status_pub.publish(msg)
 
     def _running_episode_id(self) -> str:
         episode = self.episode

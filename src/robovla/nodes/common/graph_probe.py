@@ -15,6 +15,7 @@ from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
 from robovla.health.graph_checks import Endpoint, GraphSnapshot
+from robovla.msg import GraphStatus
 from robovla.nodes.common import qos, topics
 from robovla.nodes.common.background import BackgroundSpinner, wait_future
 from robovla.nodes.common.controller_client import ControllerManagerClient
@@ -37,6 +38,8 @@ class GraphProbe:
         self.clocks: list[int] = []
         self.node.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._on_diagnostics, qos.COMMAND)
         self.node.create_subscription(Clock, topics.CLOCK, self._on_clock, qos.LATEST)
+        self.graph_status: GraphStatus | None = None  # task_manager's robovla/status, newest
+        self.node.create_subscription(GraphStatus, topics.GRAPH_STATUS, self._on_graph_status, qos.COMMAND)
         self.controllers = ControllerManagerClient(self.node)
         self._spinner.start()
 
@@ -46,6 +49,10 @@ class GraphProbe:
             for s in msg.status:
                 self.statuses[s.name] = (s.level[0] if isinstance(s.level, bytes) else int(s.level), s.message,
                                          {kv.key: kv.value for kv in s.values}, now)
+
+    def _on_graph_status(self, msg: GraphStatus) -> None:
+        with self._lock:
+            self.graph_status = msg
 
     def _on_clock(self, msg: Clock) -> None:
         with self._lock:
@@ -59,18 +66,23 @@ class GraphProbe:
                     in self.statuses.items() if name.startswith(PREFIX) and now - t <= max_age_s}
 
     def settle(self, known: Iterable[str], timeout_s: float = 10.0, quiet_s: float = 1.2) -> None:
-        """Wait until every discovered node named in `known` has sent its status and neither set has
-        changed for quiet_s, at most timeout_s: a new process needs DDS discovery (participants, then
-        endpoints, each on its own schedule) before it hears anything; each node publishes every 0.5 s."""
+        """Wait until every node the graph has has sent its status and nothing new has come for
+        quiet_s, at most timeout_s: a new process needs DDS discovery (participants, then endpoints,
+        each on its own schedule) before it hears anything; each node publishes every 0.5 s. The
+        graph's nodes: those discovered by name among `known`, and those task_manager's
+        robovla/status lists as alive (it has listened for longer than we have)."""
         known = set(known)
         t0 = last_change = time.monotonic()
         state: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
         while (now := time.monotonic()) - t0 < timeout_s:
-            seen = frozenset(n for n in self.node.get_node_names() if n in known)
+            with self._lock:
+                graph = self.graph_status
+            alive = {n for n, level in zip(graph.nodes, graph.levels) if level != 3} if graph is not None else set()
+            expected = frozenset({n for n in self.node.get_node_names() if n in known} | alive)
             heard = frozenset(self.latest())
-            if (seen, heard) != state:
-                state, last_change = (seen, heard), now
-            elif heard and seen <= heard and now - last_change >= quiet_s:
+            if (expected, heard) != state:
+                state, last_change = (expected, heard), now
+            elif heard and expected <= heard and now - last_change >= quiet_s:
                 return
             time.sleep(0.05)
 
