@@ -220,3 +220,44 @@ def test_recorder_on_sim_time_refuses_to_start_before_the_first_clock(tmp_path: 
     finally:
         spinner.close()
         interrupt(proc)
+
+
+def test_finish_episode_verdicts_and_refusals(setup) -> None:
+    """robovla/finish_episode, as a GUI calls it: a wrong verdict or episode is refused with why and
+    the recording goes on; keep-as-failure flags the bag; discard moves it out of training's way."""
+    from robovla.srv import FinishEpisode
+
+    ac, proc, root, log = setup
+    node = ac._node
+    client = node.create_client(FinishEpisode, topics.FINISH_EPISODE)
+    assert client.wait_for_service(timeout_sec=30)
+
+    def finish(**kw):
+        return _wait(client.call_async(FinishEpisode.Request(**kw)))
+
+    res = finish(verdict=FinishEpisode.Request.KEEP_SUCCESS)
+    assert not res.success and res.message == "not recording"
+    handle = _start(ac, instruction="hand over the cup", episode_id="gui_1", operator_notes="gui")
+    time.sleep(1.0)
+    res = finish(verdict=7)
+    assert not res.success and "unknown verdict 7" in res.message
+    res = finish(verdict=FinishEpisode.Request.KEEP_SUCCESS, episode_id="someone_else")
+    assert not res.success and "recording gui_1, not someone_else" in res.message
+    res = finish(verdict=FinishEpisode.Request.KEEP_FAILURE, notes="dropped it")
+    assert res.success, res.message
+    out = _wait(handle.get_result_async()).result
+    assert out.success and out.bag_path == str(root / "gui_1") and "written, failure" in out.message
+    meta = read_episode_bag(root / "gui_1", image_size=None).metadata
+    assert meta.finished and not meta.success and meta.operator_notes == "gui dropped it"
+
+    handle = _start(ac, instruction="hand over the cup", episode_id="gui_2")
+    time.sleep(1.0)
+    assert finish(verdict=FinishEpisode.Request.DISCARD).success
+    out = _wait(handle.get_result_async()).result
+    assert out.success and out.bag_path == str(root / "_discarded" / "gui_2")
+    assert read_episode_bag(root / "_discarded" / "gui_2", image_size=None).metadata.finished
+    assert not (root / "gui_2").exists()
+    cfg = DataConfig(rate_hz=10, window=3, chunk=4, image_size=32, cameras=["front"], cache_dir=str(root / ".c"),
+                     only_successful=False)
+    assert [e.episode_id for e in load_episodes(root, cfg).episodes] == ["gui_1"], "a discarded episode is not trained on"
+    assert proc.poll() is None

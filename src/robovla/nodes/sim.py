@@ -39,8 +39,9 @@ Twist it sent) stamped >= t that answers the newest camera frame f with f + late
 (the expert: the state at t), and, when that command changed the gripper, for the gripper goal.
 Each wait is capped at lockstep_timeout_s of wall time: then a warning, a stall counted, and the
 sim steps on (after 3 stalls in a row it stops waiting for that episode). With no episode running
-the scene holds still (nothing steps, the clock is republished): how long a client takes between a
-reset and its goal changes nothing. A frame is rendered on the episode's first step and then at
+the scene holds still (nothing steps, the clock moves on to the next whole second and is
+republished): how long a client takes between a reset and its goal changes nothing, and neither
+do the episodes run before (_idle). A frame is rendered on the episode's first step and then at
 camera_hz (the policy rate in lock-step).
 
 Goals are grounded in the sim: an instruction that is a phrasing of one of its tasks (any split,
@@ -505,7 +506,15 @@ class SimNode(Node):
 
     def _idle(self) -> None:
         """Lock-step with no episode running: hold the scene, republish the clock (for nodes that
-        joined late or lost a best-effort /clock), wake at once on an instruction or a reset."""
+        joined late or lost a best-effort /clock), wake at once on an instruction or a reset.
+
+        The clock first moves on to the next whole second, so every episode starts at nanosec 0:
+        each node turns stamps into float seconds (sec + nanosec * 1e-9), and the rounding of that
+        depends on the nanoseconds; from a whole second, step k of an episode has the same bits
+        whichever episodes ran before it in this graph (`robovla eval --jobs N` deals episodes
+        to graphs), so a comparison or a floor on a time difference cannot go the other way."""
+        if self._now_ns % 1_000_000_000:
+            self._now_ns += 1_000_000_000 - self._now_ns % 1_000_000_000
         self.clock_pub.publish(Clock(clock=self._stamp()))
         if self._kick.wait(0.02):
             self._kick.clear()
