@@ -118,3 +118,43 @@ def test_spacemouse_preset_needs_no_deadman() -> None:
     assert joy.direction().tolist() == pytest.approx([0, 0, 0.5, 0, 0, -0.3])
     with pytest.raises(ValueError, match="6"):
         JoyMapping(axes=[(0, 1.0)])
+
+
+def test_terminal_keys_reads_a_tty_key_by_key_and_restores_it() -> None:
+    """On a terminal (a pty here): keys arrive without Enter and unechoed; Ctrl-C is a key (the
+    session ends through QUIT, its episode kept); the terminal's mode is restored after."""
+    import os
+    import pty
+    import termios
+
+    from robovla.teleop.keyboard import terminal_keys
+
+    master, slave = pty.openpty()
+    stream = os.fdopen(slave, "rb", buffering=0)
+    try:
+        before = termios.tcgetattr(slave)
+        with terminal_keys(stream) as read:
+            mode = termios.tcgetattr(slave)
+            assert not mode[3] & termios.ICANON and not mode[3] & termios.ECHO and not mode[3] & termios.ISIG
+            assert read(0.05) == ""
+            os.write(master, b"w")
+            assert read(2.0) == "w", "one key, no Enter"
+            os.write(master, b"\x03")
+            assert KeyboardTeleop(0.5).feed(read(2.0), now=0) == [Event.QUIT]
+        assert termios.tcgetattr(slave) == before
+    finally:
+        stream.close()
+        os.close(master)
+
+
+def test_a_closed_pipe_reads_as_quit() -> None:
+    import os
+
+    from robovla.teleop.keyboard import terminal_keys
+
+    r, w = os.pipe()
+    os.write(w, b"y")
+    os.close(w)
+    with os.fdopen(r, "rb", buffering=0) as stream, terminal_keys(stream) as read:
+        assert read(1.0) == "y"
+        assert KeyboardTeleop(0.5).feed(read(1.0), now=0) == [Event.QUIT]
