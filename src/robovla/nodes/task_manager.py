@@ -306,7 +306,13 @@ class TaskManager(Node):
         episode = episode or self.episode
         if episode is None or episode.done.is_set():
             return episode is not None
-        now = max(self._now(), self._clock_ns * 1e-9)  # this node's clock may lag the /clock just seen
+        # On sim time, only the /clock this node's own subscription has handled counts, not the
+        # node clock: rclpy's time source takes each /clock before any of our callbacks, and the
+        # feedback thread reading the node clock could end the episode while the chunk answering
+        # the last frame waits behind it in the executor (79 steps instead of 80 on a loaded
+        # machine). Our /clock subscription was made after the chunk one, so a chunk that arrived
+        # with or before the tick is counted first.
+        now = self._clock_ns * 1e-9 if self._sim_time else self._now()
         if now > episode.deadline:
             episode.finish(False, f"timed out after {episode.timeout_s:.1f} s without success", episode.deadline)
             return True
