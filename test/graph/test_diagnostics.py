@@ -93,3 +93,4 @@ def test_a_silenced_camera_is_named_within_2_s_and_an_inactive_controller_too(gr
     finally:
         with peer.lock:
             peer.driver.switch(["twist_controller"], ["joint_trajectory_controller"])
+

@@ -63,6 +63,7 @@ import numpy as np
 from builtin_interfaces.msg import Time
 from control_msgs.action import ParallelGripperCommand
 from geometry_msgs.msg import TransformStamped, Twist
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.action import ActionServer
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.clock import Clock as RclClock, ClockType
@@ -118,6 +119,9 @@ class SimNodeParams:
     lockstep: bool = False  # step only once the graph answered the last state (module docstring)
     lockstep_timeout_s: float = 5.0  # wall seconds one lock-step wait may take: then warn, count a stall, step on
     latency_model_s: float = 0.0  # lock-step: a frame is answered this long after it (action_smoother's)
+    # fault injection: cameras rendered but not published, as a camera driver that stopped;
+    # settable while running (`ros2 param set /sim muted_cameras "[wrist]"`), for drills and tests
+    muted_cameras: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.speed > 0:
@@ -181,6 +185,8 @@ class SimNode(Node):
         # RViz or a realtime graph's camera_sync, still gets them best effort)
         image_qos = qos.RELIABLE_SENSOR if self.p.lockstep else qos.SENSOR
         self.cam_pubs = {c: self.create_publisher(Image, topics.camera_topic(c), image_qos) for c in cfg.cameras}
+        self.muted = self._check_muted(self.p.muted_cameras)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         self.tf_pub = self.create_publisher(TFMessage, "/tf", 10)
         # what robot_state_publisher provides on a real arm: RViz's RobotModel reads it
         self.description_pub = self.create_publisher(String, "robot_description", qos.LATCHED)
@@ -412,6 +418,24 @@ class SimNode(Node):
             with self.lock:
                 self.env.close()
 
+    def _check_muted(self, names: list[str]) -> frozenset[str]:
+        unknown = set(names) - set(self.cam_pubs)
+        if unknown:
+            raise ValueError(f"muted_cameras: no camera {sorted(unknown)}; the sim's are {sorted(self.cam_pubs)}")
+        return frozenset(names)
+
+    def _on_set_parameters(self, params: list) -> SetParametersResult:
+        for param in params:
+            if param.name == "muted_cameras":
+                try:
+                    muted = self._check_muted(list(param.value or []))
+                except ValueError as exc:
+                    return SetParametersResult(successful=False, reason=str(exc))
+                if muted != self.muted:
+                    self.get_logger().warning(f"muted cameras: {sorted(muted) or 'none'} (fault injection)")
+                self.muted = muted
+        return SetParametersResult(successful=True)
+
     def _stamp(self) -> Time:
         return Time(sec=self._now_ns // 1_000_000_000, nanosec=self._now_ns % 1_000_000_000)
 
@@ -467,7 +491,8 @@ class SimNode(Node):
                 with self.lock:
                     frames = self.env.render()
                 for name, img in frames.items():
-                    self.cam_pubs[name].publish(rgb_to_image(img, stamp, f"{name}_camera"))
+                    if name not in self.muted:
+                        self.cam_pubs[name].publish(rgb_to_image(img, stamp, f"{name}_camera"))
             if command is not None:
                 self.command_pub.publish(command)
             if camera_due(k, cfg.control_hz, self.p.fault_rate_hz) or self.driver.faulted != self._fault_published:
