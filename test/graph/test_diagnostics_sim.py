@@ -17,6 +17,12 @@ pytestmark = pytest.mark.ros
 NAMED_WITHIN_S = 2.0
 
 
+def sim_time(probe: GraphProbe) -> float:
+    """The newest /clock the probe heard, in seconds."""
+    assert wait_for(lambda: probe.clocks, 10), "no /clock"
+    return probe.clocks[-1] * 1e-9
+
+
 def test_on_the_sim_graph_a_muted_camera_is_named_within_2_s(tmp_path) -> None:
     """The embedded default's graph (the sim, on sim time): the sim's camera is muted while it runs
     (its fault-injection parameter, as a camera driver that stops); `robovla status` and
@@ -41,15 +47,19 @@ def test_on_the_sim_graph_a_muted_camera_is_named_within_2_s(tmp_path) -> None:
             assert not bad.results[0].successful and "no camera ['side']" in bad.results[0].reason
             res = wait_future(params.set_parameters([Parameter("muted_cameras", value=["wrist"])]), 30)
             assert res.results[0].successful, res.results[0].reason
-            t0 = time.monotonic()
-            named = wait_for(lambda: "camera wrist: silent" in probe.latest().get("camera_sync", (0, ""))[1], 10,
+            # the graph's time is the sim's: on a loaded machine the sim runs slower than real time and
+            # so do the camera's silence and its naming (0.5 s of sim time + a 0.5 s status period)
+            t0, s0 = time.monotonic(), sim_time(probe)
+            named = wait_for(lambda: "camera wrist: silent" in probe.latest().get("camera_sync", (0, ""))[1], 30,
                              period=0.02)
-            dt = time.monotonic() - t0
+            dt_wall, dt_sim = time.monotonic() - t0, sim_time(probe) - s0
+            print(f"camera muted -> named: {dt_sim:.2f} s sim, {dt_wall:.2f} s wall")
             assert named, probe.latest()
-            assert dt <= NAMED_WITHIN_S, f"the muted camera was named after {dt:.2f} s"
+            assert dt_sim <= NAMED_WITHIN_S, f"named after {dt_sim:.2f} s of sim time ({dt_wall:.2f} s wall)"
             status = robovla("status", "--once", timeout=60)
             assert status.returncode == 1 and "camera wrist: silent" in status.stdout, status.stdout
-            assert status.stdout.startswith("graph: ERROR (camera_sync: camera wrist: silent"), status.stdout
+            head = status.stdout.splitlines()[0]
+            assert head.startswith("graph: ERROR (") and "camera_sync: camera wrist: silent" in head, status.stdout
             doctor = robovla("doctor", "--graph", timeout=120)
             assert doctor.returncode == 1 and "camera_sync: error: camera wrist: silent" in doctor.stdout, doctor.stdout
             res = wait_future(params.set_parameters([Parameter("muted_cameras", Parameter.Type.STRING_ARRAY, [])]), 30)
