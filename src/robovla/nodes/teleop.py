@@ -211,6 +211,7 @@ class Teleop:
                 raise RuntimeError(f"sim reset failed: {reset.message}")
             self.seed += 1
             task, instruction = reset.task, self.fixed_instruction or reset.instruction
+        instruction = instruction.strip()  # as the task manager latches it (_on_instruction compares)
         recording_id = new_episode_id("teleop" + (f"_{task}" if task else ""))
         handle = self.client.start_recording(instruction, recording_id, notes=self.notes or "teleoperated")
         with self._lock:
