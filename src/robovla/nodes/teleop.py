@@ -231,11 +231,15 @@ class Teleop:
     def _ended(self, result) -> None:
         """The graph ended our goal (result) without a verdict from the operator."""
         with self._lock:
-            ours = self._goal is not None and self.controls.phase in (Phase.RUNNING, Phase.PAUSED, Phase.STARTING)
+            phase = self.controls.phase
+            ours = self._goal is not None and phase in (Phase.RUNNING, Phase.PAUSED, Phase.STARTING)
         if not ours:
             return
         res = result.result
-        verdict = Event.KEEP_SUCCESS if res.success else Event.KEEP_FAILURE
+        if phase is Phase.STARTING:  # it never ran (e.g. the arm was not ready): nothing to keep
+            verdict = Event.DISCARD
+        else:
+            verdict = Event.KEEP_SUCCESS if res.success else Event.KEEP_FAILURE
         self.say(f"the graph ended the episode: {res.message}")
         with self._lock:
             self.controls.phase = Phase.FINISHING
