@@ -52,6 +52,7 @@ class RecorderParams:
     flush_interval_s: float = 1.0
     default_success: bool = True  # outcome recorded when an episode is ended by cancel
     feedback_rate_hz: float = 2.0
+    clock_wait_s: float = 5.0  # use_sim_time: how long an episode start waits for the first /clock (wall s)
 
 
 class Recorder(Node):
@@ -164,11 +165,15 @@ class Recorder(Node):
                                operator_notes=goal.operator_notes, camera_names=list(self.p.cameras),
                                camera_rate_hz=self.p.camera_rate_hz, control_rate_hz=self.p.control_rate_hz,
                                extra={"camera_topics": dict(self.camera_sources)})
+        # use_sim_time before the sim's first /clock: the bag would begin at time 0, a different
+        # time base from its data (and from its metadata). The time source takes /clock on this
+        # node's executor, which a busy camera stream can hold up: wait a moment before refusing.
+        deadline = time.monotonic() + self.p.clock_wait_s
+        while self.get_clock().now().nanoseconds == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
         if self.get_clock().now().nanoseconds == 0:
-            # use_sim_time before the sim's first /clock: the bag would begin at time 0, a
-            # different time base from its data (and from its metadata)
             result.success, result.message = False, ("rejected: use_sim_time is set but no /clock has arrived "
-                                                     "(is the sim running?)")
+                                                     f"within {self.p.clock_wait_s:.1f} s (is the sim running?)")
             self.get_logger().error(f"episode {episode_id}: {result.message}")
             handle.abort()
             return result
