@@ -66,11 +66,12 @@ class GraphProbe:
                     in self.statuses.items() if name.startswith(PREFIX) and now - t <= max_age_s}
 
     def settle(self, known: Iterable[str], timeout_s: float = 10.0, quiet_s: float = 1.2) -> None:
-        """Wait until every node the graph has has sent its status and nothing new has come for
-        quiet_s, at most timeout_s: a new process needs DDS discovery (participants, then endpoints,
-        each on its own schedule) before it hears anything; each node publishes every 0.5 s. The
-        graph's nodes: those discovered by name among `known`, and those task_manager's
-        robovla/status lists as alive (it has listened for longer than we have)."""
+        """Wait until every node of the graph has sent its status and nothing new has come for
+        quiet_s, at most timeout_s. A new process learns the graph through DDS discovery
+        (participants, then endpoints, each on its own schedule: seconds on a loaded machine), so
+        what it has discovered is no list of what runs. task_manager's robovla/status is: it names
+        every node it has heard (alive ones are awaited). Without a task_manager (a partial graph)
+        the nodes discovered by name among `known` are awaited, until timeout_s."""
         known = set(known)
         t0 = last_change = time.monotonic()
         state: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
@@ -82,8 +83,7 @@ class GraphProbe:
             heard = frozenset(self.latest())
             if (expected, heard) != state:
                 state, last_change = (expected, heard), now
-            elif (heard and expected <= heard and now - last_change >= quiet_s
-                  and (graph is not None or "task_manager" not in expected)):  # its robovla/status too
+            elif heard and expected <= heard and now - last_change >= quiet_s and graph is not None:
                 return
             time.sleep(0.05)
 
