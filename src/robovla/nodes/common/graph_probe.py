@@ -35,7 +35,7 @@ class GraphProbe:
         self.node = self._spinner.add(Node("robovla_probe", namespace=namespace, context=self._spinner.context))
         self._lock = threading.Lock()
         self.statuses: dict[str, tuple[int, str, dict[str, str], float]] = {}  # name -> level, message, values, t
-        self.clocks: list[int] = []
+        self.clock_ns = 0  # the newest /clock heard (0: none); a live `robovla status` runs for hours
         self.node.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._on_diagnostics, qos.COMMAND)
         self.node.create_subscription(Clock, topics.CLOCK, self._on_clock, qos.LATEST)
         self.graph_status: GraphStatus | None = None  # task_manager's robovla/status, newest
@@ -56,7 +56,7 @@ class GraphProbe:
 
     def _on_clock(self, msg: Clock) -> None:
         with self._lock:
-            self.clocks.append(msg.clock.sec * 1_000_000_000 + msg.clock.nanosec)
+            self.clock_ns = msg.clock.sec * 1_000_000_000 + msg.clock.nanosec
 
     def latest(self, max_age_s: float = 3.0) -> dict[str, tuple[int, str, dict[str, str]]]:
         """Our nodes' newest statuses, received within max_age_s."""
