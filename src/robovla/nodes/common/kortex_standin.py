@@ -75,17 +75,21 @@ class DriverInterfaces:
 
 
 def other_drivers(node: Node, wait_s: float = 0.0, period_s: float = 0.1, joint_states_own: int = 0,
-                  naming_s: float = 2.0) -> list[str]:
+                  naming_s: float = 2.0, settle_s: float = 1.0) -> list[str]:
     """Nodes other than `node` that publish its joint_states or serve its controller_manager/list_controllers:
     a real driver (or another stand-in) on the same graph. A stand-in next to one would publish a second
     /joint_states and answer controller switches meant for the arm. Polls the graph for up to `wait_s`
-    (discovery takes a moment); once one is seen, up to `naming_s` more until its node name is known
-    (DDS shows an endpoint before its node's name). `joint_states_own`: `node`'s own publishers."""
+    (discovery takes a moment); once one is seen, `settle_s` more so that the refusal names every driver
+    and not just the endpoint DDS announced first (a driver's publisher and service arrive one by one;
+    seen apart under load), and up to `naming_s` until their node names are known (DDS shows an
+    endpoint before its node's name). `joint_states_own`: `node`'s own publishers."""
     joint_states = node.resolve_topic_name(topics.JOINT_STATES)
     service = node.resolve_service_name(topics.LIST_CONTROLLERS)
     own = (node.get_name(), node.get_namespace())
     deadline = time.monotonic() + wait_s
     named_by: float | None = None
+    settled_by: float | None = None
+    seen: set[str] = set()
     while True:
         found: list[str] = []
         publishers = [(i.node_name, i.node_namespace) for i in node.get_publishers_info_by_topic(joint_states)]
@@ -104,10 +108,13 @@ def other_drivers(node: Node, wait_s: float = 0.0, period_s: float = 0.1, joint_
                 if any(s == service for s, _ in served):
                     found.append(f"{_full_name(name, ns)} (serves {service})")
         now = time.monotonic()
-        if found:
+        if found:  # a name that was unknown is replaced by the name it has now
+            seen = {f for f in seen if "_UNKNOWN_" not in f} | set(found)
+        if seen:
             named_by = now + naming_s if named_by is None else named_by
-            if not any("_UNKNOWN_" in f for f in found) or now >= named_by:
-                return sorted(set(found))
+            settled_by = now + settle_s if settled_by is None else settled_by
+            if now >= settled_by and (not any("_UNKNOWN_" in f for f in seen) or now >= named_by):
+                return sorted(seen)
         elif now >= deadline:
             return []
         time.sleep(period_s)
