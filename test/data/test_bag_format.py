@@ -31,6 +31,32 @@ def test_offline_collect_bags_have_one_time_base_qos_and_distro(tmp_path: Path) 
         assert 1e9 < info["duration"]["nanoseconds"] < 20e9  # seconds of sim, not years
 
 
+def _data_messages(bag: Path) -> list[tuple[str, int, bytes]]:
+    with Reader(bag) as reader:
+        return [(c.topic, t, bytes(raw)) for c, t, raw in reader.messages() if c.topic != METADATA_TOPIC]
+
+
+def test_offline_collect_in_parallel_writes_the_same_bags(tmp_path: Path) -> None:
+    """--jobs 2: two processes, each its own simulator; a bag depends on its task and seed only."""
+    args = ("collect", "--offline", "--episodes", "3", "--tasks", "turn_on_light,open_drawer", "--keep-failures",
+            "--noise", "0.02")
+    assert_ok(robovla(*args, "--out", str(tmp_path / "serial"), timeout=300))
+    done = robovla(*args, "--out", str(tmp_path / "parallel"), "--jobs", "2", timeout=300)
+    assert_ok(done)
+    assert "3/3 successful" in done.stdout, done.stdout
+    names = sorted(p.name for p in (tmp_path / "serial").iterdir() if not p.name.startswith("_"))
+    assert names == sorted(p.name for p in (tmp_path / "parallel").iterdir() if not p.name.startswith("_"))
+    assert len(names) == 3
+    for name in names:
+        serial = _data_messages(tmp_path / "serial" / name)
+        assert len(serial) > 100 and serial == _data_messages(tmp_path / "parallel" / name), name
+
+
+def test_collect_jobs_need_offline(tmp_path: Path) -> None:
+    done = robovla("collect", "--episodes", "1", "--jobs", "2", "--out", str(tmp_path / "x"), timeout=120)
+    assert done.returncode == 2 and "--jobs 2: needs --offline" in done.stderr, done.stderr
+
+
 def test_live_writer_path_stamps_metadata_on_the_node_clock(tmp_path: Path) -> None:
     """As the recorder drives EpisodeWriter: receive stamps from a (sim-time) node clock that started
     before the first message arrived and ran on after the last."""

@@ -10,14 +10,20 @@ flagged unsuccessful). The sim runs in real time so the bags have the rates of a
 
 With --offline no graph starts: the same simulator and expert run in-process, faster than real
 time, and write the same bag layout stamped with simulation time (robovla.sim.recording); this
-is how `make train-demo` collects its demonstrations.
+is how `make train-demo` collects its demonstrations. --offline --jobs N records N episodes at a
+time in N processes (each its own simulator; an episode's bag depends only on its task and seed).
+--offline --embodiment panda records the second embodiment (Franka Panda + Franka Hand) for
+cross-embodiment data.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+from robovla.sim.config import SimConfig
 
 
 def register(sub, help_text: str) -> None:
@@ -35,10 +41,20 @@ def register(sub, help_text: str) -> None:
     p.add_argument("--logs", default=None, help="directory for the node logs")
     p.add_argument("--offline", action="store_true", help="in-process sim + expert, no ROS graph, faster than real time")
     p.add_argument("--keep-failures", action="store_true", help="--offline: keep bags of failed demos (flagged)")
+    p.add_argument("--jobs", type=int, default=1, help="--offline: episodes recorded in parallel processes")
+    p.add_argument("--embodiment", default="gen3", choices=("gen3", "panda"),
+                   help="--offline: the sim's arm (panda: Franka Panda + Franka Hand, other cameras)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.embodiment != "gen3" and not args.offline:
+        print("error: --embodiment other than gen3 needs --offline (the ROS graph drives the Gen3)", file=sys.stderr)
+        return 2
+    if args.jobs < 1 or (args.jobs > 1 and not args.offline):
+        print(f"error: --jobs {args.jobs}: needs --offline and at least 1 (the ROS graph collects one episode at "
+              "a time, in real time)", file=sys.stderr)
+        return 2
     from tqdm import tqdm
 
     from robovla.cli.session import EXPERT_NODES, SimSession
@@ -78,33 +94,84 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_offline(plans, out: Path, cameras: list[str], args: argparse.Namespace) -> int:
-    import shutil
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     from tqdm import tqdm
 
     from robovla.graph import resolve_graph
-    from robovla.sim.config import SimConfig
-    from robovla.sim.env import Gen3SimEnv
-    from robovla.sim.recording import record_expert_demo
 
     # the camera rate the sim node publishes in the graph (config/robovla.yaml): train as deployed
     sim_spec = next(s for s in resolve_graph(sim=True) if s.name == "sim")
-    camera_hz = float(sim_spec.parameters["camera_hz"])
-    ok = 0
-    with Gen3SimEnv(SimConfig(max_episode_s=float(args.timeout))) as env:
-        try:
-            bar = tqdm(plans, desc="collect (offline)", unit="ep", file=sys.stderr)
-            for plan in bar:
-                demo = record_expert_demo(env, out, plan.first_task, plan.seed, cameras=tuple(cameras),
-                                          camera_hz=camera_hz, noise=args.noise,
-                                          approach_jitter=args.approach_jitter, split="train")
-                ok += demo.success
-                if not demo.success and not args.keep_failures:
-                    shutil.rmtree(demo.path)
-                bar.set_postfix(success=f"{ok}/{plan.index + 1}")
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+    job = _OfflineJob(out, tuple(cameras), float(sim_spec.parameters["camera_hz"]), args.noise, args.approach_jitter,
+                      args.keep_failures, SimConfig(max_episode_s=float(args.timeout), embodiment=args.embodiment))
+    ok = done = 0
+    bar = tqdm(total=len(plans), desc="collect (offline)", unit="ep", file=sys.stderr)
+    try:
+        if args.jobs == 1:
+            _open_worker_env(job)
+            results = map(_record_one, plans)
+        else:  # fork, not spawn (spawn re-runs the `robovla` console script, which has no __main__ guard):
+            # this process opens no simulator or GL context before it forks, each worker opens its own
+            pool = ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("fork"),
+                                       initializer=_open_worker_env, initargs=(job,))
+            results = pool.map(_record_one, plans)
+        for success in results:
+            ok, done = ok + success, done + 1
+            bar.update()
+            bar.set_postfix(success=f"{ok}/{done}")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        bar.close()
+        if args.jobs > 1:
+            pool.shutdown(cancel_futures=True)
+        _close_worker_env()
     kept = "" if args.keep_failures else " (failed ones discarded)"
     print(f"{ok}/{len(plans)} successful demonstrations recorded in {out}{kept}")
     return 0
+
+
+@dataclass(frozen=True)
+class _OfflineJob:
+    """What every offline episode shares (each worker process gets a copy)."""
+
+    out: Path
+    cameras: tuple[str, ...]
+    camera_hz: float
+    noise: float
+    approach_jitter: float
+    keep_failures: bool
+    sim_config: SimConfig
+
+
+_worker: tuple[_OfflineJob, object] | None = None  # this process's job and simulator
+
+
+def _open_worker_env(job: _OfflineJob) -> None:
+    from robovla.sim.env import Gen3SimEnv
+
+    global _worker
+    _worker = (job, Gen3SimEnv(job.sim_config))
+
+
+def _close_worker_env() -> None:
+    global _worker
+    if _worker is not None:
+        _worker[1].close()
+        _worker = None
+
+
+def _record_one(plan) -> bool:
+    import shutil
+
+    from robovla.sim.recording import record_expert_demo
+
+    job, env = _worker
+    demo = record_expert_demo(env, job.out, plan.first_task, plan.seed, cameras=job.cameras,
+                              camera_hz=job.camera_hz, noise=job.noise, approach_jitter=job.approach_jitter,
+                              split="train")
+    if not demo.success and not job.keep_failures:
+        shutil.rmtree(demo.path)
+    return demo.success
