@@ -4,9 +4,9 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup build test test-jazzy demo train-demo ablation bench clean help
+.PHONY: setup build test test-jazzy demo train-demo pretrain ablation bench clean help
 help:
-	@echo "make setup | test | test-jazzy | demo | train-demo | ablation | bench | clean"
+	@echo "make setup | test | test-jazzy | demo | train-demo | pretrain | ablation | bench | clean"
 
 setup:
 	@bash scripts/setup.sh
@@ -39,21 +39,43 @@ DEMO_RUN ?= runs/train_demo
 DEMO_TASKS ?= open_drawer,close_drawer,turn_on_light,turn_off_light
 DEMO_EPISODES ?= 400
 DEMO_EVAL_EPISODES ?= 60
+DEMO_JOBS ?= 2
 train-demo: setup
 	@$(ENV) && set -e && rm -rf $(DEMO_RUN) && \
 	python -m robovla collect --offline --episodes $(DEMO_EPISODES) --tasks $(DEMO_TASKS) --noise 0.02 --approach-jitter 0.025 \
-		--out $(DEMO_RUN)/demos && \
+		--jobs $(DEMO_JOBS) --out $(DEMO_RUN)/demos && \
 	python -m robovla train --data $(DEMO_RUN)/demos --out $(DEMO_RUN)/run --preset demo --no-progress && \
 	rm -rf checkpoints/demo && mkdir -p checkpoints && cp -r $(DEMO_RUN)/run/best checkpoints/demo && \
 	python -m robovla eval --policy checkpoints/demo --tasks $(DEMO_TASKS) --episodes $(DEMO_EVAL_EPISODES) \
-		--gif 2 --out $(DEMO_RUN)/eval.json
+		--jobs $(DEMO_JOBS) --gif 2 --out $(DEMO_RUN)/eval.json
+
+# Cross-embodiment pretraining: the sim's second embodiment (Franka Panda + Franka Hand, other
+# cameras; docs/sim.md) collects demonstrations of all nine tasks, they are published as a LeRobot
+# v3 dataset (the format cross-embodiment data ships in) and read back through the LeRobot import
+# by a data-parallel job: PRETRAIN_PROCS CPU processes under torchrun here (gloo), `accelerate
+# launch` on GPUs (docs/train.md). The checkpoint in $(PRETRAIN_RUN)/run/checkpoint is the base
+# for post-training on Gen3 demonstrations (`robovla train --base-checkpoint ...`).
+PRETRAIN_RUN ?= runs/pretrain
+PRETRAIN_EPISODES ?= 450
+PRETRAIN_PRESET ?= demo
+PRETRAIN_PROCS ?= 2
+PRETRAIN_ARGS ?=
+pretrain: setup
+	@$(ENV) && set -e && \
+	python -m robovla collect --offline --embodiment panda --episodes $(PRETRAIN_EPISODES) --noise 0.02 \
+		--approach-jitter 0.025 --out $(PRETRAIN_RUN)/panda_bags && \
+	rm -rf $(PRETRAIN_RUN)/panda_lerobot && \
+	python -m robovla dataset export-lerobot --data $(PRETRAIN_RUN)/panda_bags --out $(PRETRAIN_RUN)/panda_lerobot \
+		--cameras front,wrist && \
+	torchrun --standalone --nproc_per_node $(PRETRAIN_PROCS) -m robovla.cli.main train \
+		--data $(PRETRAIN_RUN)/panda_lerobot --out $(PRETRAIN_RUN)/run --preset $(PRETRAIN_PRESET) --no-progress $(PRETRAIN_ARGS)
 
 # The RoboVLMs formulation ablation on the train-demo demonstrations (bench/bench_ablation.py).
 ablation: setup
 	@$(ENV) && python bench/bench_ablation.py --demos $(DEMO_RUN)/demos
 
 bench: setup
-	@$(ENV) && for b in $$(ls bench/bench_*.py | grep -v ablation); do echo "== $$b"; python $$b || exit 1; done
+	@$(ENV) && for b in $$(ls bench/bench_*.py | grep -v -E 'ablation|text_init'); do echo "== $$b"; python $$b || exit 1; done
 
 clean:
 	rm -rf build install log .venv build-jazzy install-jazzy .venv-jazzy

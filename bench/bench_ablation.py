@@ -1,11 +1,13 @@
 """RoboVLMs' formulation ablation in the sim: the four formulations, same demos, same budget.
 
-    python bench/bench_ablation.py --demos runs/train_demo/demos [--steps 3000] [--episodes 16 --chain 3]
+    python bench/bench_ablation.py --demos runs/train_demo/demos [--steps 1000] [--episodes 48 --chain 2]
 
 Each formulation is trained from scratch with config/train/demo.yaml (the backbone, sizes, lr,
 batch and steps of the demo policy) but without proprioception, as in RoboVLMs where the
 policy sees only images and language. It is then evaluated through the ROS graph on held-out
-scenes and phrasings, CALVIN-style. Writes bench/results/ablation.json, ablation.md (table with
+scenes and phrasings, CALVIN-style. A --demos directory that does not exist yet is collected
+first, as `make train-demo` collects it (400 expert demos of the four tasks, velocity noise and
+approach jitter). Writes bench/results/ablation.json, ablation.md (table with
 Wilson 95 % intervals) and ablation_chain.png (success vs tasks in a row). `--extra NAME=EVAL.json`
 adds rows evaluated elsewhere (the demo policy, the scripted expert) to the table and plot.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from robovla.model.config import FORMULATIONS  # noqa: E402
-from robovla.sim.benchmark import plot_chain  # noqa: E402
+from robovla.sim.benchmark import comparison_table, plot_chain  # noqa: E402
 
 TASKS = "open_drawer,close_drawer,turn_on_light,turn_off_light"
 
@@ -41,8 +44,10 @@ def main() -> int:
     ap.add_argument("--demos", required=True, help="episode bags (make train-demo collects them)")
     ap.add_argument("--runs", default="runs/ablation", help="directory for the training runs and evals")
     ap.add_argument("--steps", type=int, default=None, help="optimizer steps (default: the demo preset's)")
-    ap.add_argument("--episodes", type=int, default=16, help="eval episodes per formulation")
-    ap.add_argument("--chain", type=int, default=3, help="tasks in a row per episode")
+    ap.add_argument("--episodes", type=int, default=48, help="eval episodes per formulation")
+    ap.add_argument("--chain", type=int, default=2, help="tasks in a row per episode")
+    ap.add_argument("--jobs", type=int, default=2, help="parallel evaluation graphs")
+    ap.add_argument("--collect", type=int, default=400, help="demos to collect when --demos does not exist")
     ap.add_argument("--tasks", default=TASKS)
     ap.add_argument("--formulations", default=",".join(FORMULATIONS))
     ap.add_argument("--extra", action="append", default=[], metavar="NAME=EVAL.json", help="extra rows")
@@ -52,6 +57,13 @@ def main() -> int:
     runs = Path(args.runs).resolve()
     runs.mkdir(parents=True, exist_ok=True)
     py = sys.executable
+    demos = Path(args.demos)
+    if not demos.exists():  # collected beside it and renamed when complete: a half-collected set is never used
+        partial = demos.with_name(demos.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        _run([py, "-m", "robovla", "collect", "--offline", "--episodes", str(args.collect), "--tasks", args.tasks,
+              "--noise", "0.02", "--approach-jitter", "0.025", "--out", str(partial)], runs / "collect.log")
+        partial.rename(demos)
     summaries: dict[str, dict] = {}
     timings: dict[str, dict] = {}
     for form in [f for f in args.formulations.split(",") if f]:
@@ -72,7 +84,8 @@ def main() -> int:
         evaluated = result.is_file()
         if not evaluated:
             _run([py, "-m", "robovla", "eval", "--policy", str(ckpt), "--tasks", args.tasks, "--episodes",
-                  str(args.episodes), "--chain", str(args.chain), "--gif", "0", "--out", str(result)],
+                  str(args.episodes), "--chain", str(args.chain), "--gif", "0", "--jobs", str(args.jobs),
+                  "--out", str(result)],
                  runs / f"{form}_eval.log")
         summaries[form] = json.loads(result.read_text())
         timings[form] = {"train_s": t_train, "eval_s": None if evaluated else round(time.monotonic() - t0, 1),
@@ -86,19 +99,7 @@ def main() -> int:
     out.with_suffix(".json").write_text(json.dumps({"tasks": args.tasks.split(","), "episodes": args.episodes,
                                                     "chain": args.chain, "timings": timings,
                                                     "results": summaries}, indent=2))
-    lines = ["| policy | first task success [95 % CI] | " + " | ".join(f"{i} in a row" for i in range(1, args.chain + 1))
-             + " | avg len | " + " | ".join(t for t in args.tasks.split(",")) + " |",
-             "|---" * (3 + args.chain + len(args.tasks.split(","))) + "|"]
-    for name, s in summaries.items():
-        ci = s["success_rate_ci95"]
-        chain = [f"{r:.2f}" for r in s["chain_success"]][: args.chain]
-        chain += ["-"] * (args.chain - len(chain))
-        per_task = s["per_task_detail"]
-        tasks = [f"{per_task[t]['successes']}/{per_task[t]['n']}" if t in per_task else "-"
-                 for t in args.tasks.split(",")]
-        lines.append(f"| {name} | {s['success_rate']:.2f} [{ci[0]:.2f}, {ci[1]:.2f}] | " + " | ".join(chain)
-                     + f" | {s['avg_len']:.2f} | " + " | ".join(tasks) + " |")
-    table = "\n".join(lines)
+    table = comparison_table(summaries, args.tasks.split(","), args.chain)
     out.with_suffix(".md").write_text(
         f"# Formulation ablation ({args.episodes} held-out episodes each, chains of {args.chain}, tasks {args.tasks})\n\n"
         f"{table}\n\nCommand: `python bench/bench_ablation.py {' '.join(sys.argv[1:])}`\n")

@@ -36,9 +36,11 @@ def test_lockstep_answers_every_frame_and_shares_one_latency_model() -> None:
     assert g["vla_inference"].parameters["every_window"] and g["action_smoother"].parameters["every_tick"]
     assert g["kinova_control"].parameters["defer_while_paused"]
     assert g["sim"].parameters["latency_model_s"] == g["task_manager"].parameters["latency_model_s"] == 0.08
+    assert g["task_manager"].parameters["lockstep_frame_period_s"] == period, "the result waits for the last frame's chunk"
     # the expert acts on every state: it keeps its camera rate
     expert = _by_name(sim=True, overrides={"sim.lockstep": True, "sim.expert": True, "sim.camera_hz": 1.0})
     assert expert["sim"].parameters["camera_hz"] == 1.0
+    assert "lockstep_frame_period_s" not in expert["task_manager"].parameters, "no chunks to wait for"
 
 
 def test_fault_time_runs_only_while_both_clocks_run() -> None:
@@ -49,6 +51,21 @@ def test_fault_time_runs_only_while_both_clocks_run() -> None:
     assert c.now(100.62, 6.1) == pytest.approx(0.12), "a fast sim: wall time bounds it"
     assert c.now(100.72, 1.0) == pytest.approx(0.12), "a clock that went back adds nothing"
     assert c.now(100.82, 1.1) == pytest.approx(0.22)
+
+
+def test_fault_time_follows_wall_time_when_the_sim_clock_comes_in_steps() -> None:
+    # a real-time sim publishes /clock every 20 ms; a 100 Hz check reads the clocks twice per step
+    c = FaultClock()
+    wall, sim = 0.0, 0.0
+    c.now(wall, sim)
+    for k in range(1, 51):  # 0.5 s
+        wall = k * 0.01
+        sim = (k // 2) * 0.02  # the node clock jumps 20 ms every other reading
+        t = c.now(wall, sim)
+    assert t == pytest.approx(0.5, abs=0.02), "fault time must keep up with a sim running in real time"
+    # the sim stops (paused lock-step, or a dead sim): fault time stops within the carry
+    held = [c.now(0.5 + k * 0.01, sim) for k in range(1, 51)]
+    assert held[-1] - t <= FaultClock.MAX_CARRY_S + 1e-9 and held[-1] == held[-10]
 
 
 def _chunk(stamp: float, dx: float) -> ActionChunk:

@@ -231,6 +231,8 @@ def apply_sim_time(specs: list[NodeSpec]) -> None:
     if not sim.parameters.get("expert", False):  # the expert acts on every state and needs no frames
         history = by_name["history_buffer"].parameters if "history_buffer" in by_name else {}
         sim.parameters["camera_hz"] = 1.0 / float(history.get("period_s", 0.1))
+        if "task_manager" in by_name:  # every frame is answered by a chunk: the result waits for the last
+            by_name["task_manager"].parameters["lockstep_frame_period_s"] = float(history.get("period_s", 0.1))
     if "camera_sync" in by_name:
         by_name["camera_sync"].parameters["slop"] = LOCKSTEP_SLOP_S
         by_name["camera_sync"].parameters["reliable"] = True

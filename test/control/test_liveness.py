@@ -118,3 +118,20 @@ def test_a_stalled_watcher_does_not_blame_the_processes_it_watches():
     fresh.tick(0.0)
     fresh.tick(5.0)
     assert math.isinf(fresh.age("vla_inference", 5.0)) and fresh.late(5.0) == ["vla_inference"]
+
+
+def test_a_process_late_before_the_watchers_stall_stays_late_after_it():
+    """A dead monitor must not be excused by a later stall of kinova_control (its pause would lift)."""
+    hb = Heartbeats(["task_manager", "safety_monitor"], timeout_s=0.1)
+    for t in np.arange(0.0, 1.0, 0.02):
+        hb.tick(t)
+        hb.beat("task_manager", t)
+        if t < 0.5:
+            hb.beat("safety_monitor", t)  # dies at 0.5 s
+    assert hb.late(0.98) == ["safety_monitor"]
+    assert hb.tick(1.5)  # the watcher stalls 0.5 s
+    hb.beat("task_manager", 1.5)
+    assert hb.late(1.5) == ["safety_monitor"], "a process silent before the stall is not excused by it"
+    assert hb.age("task_manager", 1.5) == 0.0
+    hb.beat("safety_monitor", 1.52)  # and it is on time again as soon as it beats
+    assert hb.late(1.53) == []

@@ -22,6 +22,7 @@ from sensor_msgs.msg import Image, JointState
 from bag_checks import check_bag, installed_distro, stamps
 from cli_helpers import install_env, interrupt, robovla_command
 from graph_helpers import wait_for
+from robovla.nodes.common.action_goals import send_goal
 from robovla.action import RecordEpisode
 from robovla.data import qos_profiles
 from robovla.data.messages import ARM_JOINTS, GRIPPER_JOINT
@@ -98,7 +99,7 @@ def test_live_recorder_under_sim_time_keeps_one_time_base(tmp_path: Path) -> Non
         ac = ActionClient(client, RecordEpisode, topics.RECORD_EPISODE)
         assert ac.wait_for_server(timeout_sec=60), log.read_text()
         time.sleep(1.0)  # the recorder's clock follows /clock by now
-        handle = wait_future(ac.send_goal_async(RecordEpisode.Goal(instruction="wave", episode_id="sim_ep")), 20)
+        handle = send_goal(ac, RecordEpisode.Goal(instruction="wave", episode_id="sim_ep"))
         assert handle.accepted
         time.sleep(0.5)
         peer.say("wave")

@@ -19,6 +19,7 @@ from sensor_msgs.msg import CompressedImage, Image, JointState
 
 from cli_helpers import install_env
 from graph_helpers import HOME, wait_for
+from robovla.nodes.common.action_goals import send_goal
 from robovla.action import RecordEpisode
 from robovla.control import kinematics
 from robovla.data.bag_reader import read_episode_bag
@@ -109,7 +110,7 @@ def test_the_recorder_records_the_remapped_camera_under_its_name(drivers, tmp_pa
     try:
         client = ActionClient(drivers, RecordEpisode, topics.RECORD_EPISODE)
         assert client.wait_for_server(timeout_sec=60), log.read_text()
-        handle = _wait(client.send_goal_async(RecordEpisode.Goal(instruction="look", episode_id="cam_1")))
+        handle = send_goal(client, RecordEpisode.Goal(instruction="look", episode_id="cam_1"))
         assert handle.accepted
         time.sleep(2.0)
         _wait(handle.cancel_goal_async())

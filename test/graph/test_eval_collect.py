@@ -54,6 +54,23 @@ def test_expert_solves_50_seeds_per_task_through_ros(tmp_path: Path) -> None:
     assert not low, f"expert below 95% through ROS: {low}"
 
 
+def test_wrong_instruction_control_asks_for_another_task_and_judges_the_episodes(tmp_path: Path) -> None:
+    """--control wrong-instruction: each goal says another task's phrasing, the sim judges the
+    episode's own task (the expert, which reads the sim's task, still succeeds by that checker)."""
+    from robovla.sim.tasks import ground_instruction
+
+    out = tmp_path / "wrong.json"
+    assert_ok(robovla("eval", "--policy", "scripted", "--episodes", "3", "--gif", "0", "--control", "wrong-instruction",
+                      "--out", str(out)))
+    s = json.loads(out.read_text())
+    assert s["control"] == "wrong-instruction"
+    for r in s["records"]:
+        a = r["attempts"][0]
+        said = ground_instruction(a["instruction"])
+        assert said is not None and said[0].name != a["task"], f"{a['instruction']!r} is a phrasing of {a['task']}"
+        assert a["success"] and a["message"].startswith(f"{a['task']}:"), a["message"]
+
+
 def test_eval_chains_continue_on_the_same_scene(tmp_path: Path) -> None:
     out = tmp_path / "chain.json"
     assert_ok(robovla("eval", "--policy", "scripted", "--episodes", "3", "--chain", "3", "--speed", "6", "--gif", "0",

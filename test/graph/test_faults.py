@@ -20,6 +20,7 @@ import pytest
 from rclpy.action import ActionClient
 
 from graph_helpers import GRAPH_NODES, PeerRunner, wait_for
+from robovla.nodes.common.action_goals import send_goal
 from robovla.action import ExecuteInstruction
 from robovla.cli.bringup import stop_graph
 from robovla.msg import ControlStatus
@@ -50,13 +51,11 @@ def _start_episode(peer, graph):
     peer.create_subscription(ControlStatus, topics.CONTROL_STATUS, status.append, qos.LATCHED)
     assert wait_for(lambda: status and status[-1].ready, 60), graph.log("kinova_control")[-2000:]
     # task_manager waits for the arm's ready status even if it has not discovered kinova_control yet
-    done = threading.Event()
-    future = client.send_goal_async(ExecuteInstruction.Goal(instruction="push the block forward", timeout_s=30.0))
-    future.add_done_callback(lambda _f: done.set())
-    assert done.wait(20) and future.result().accepted
+    handle = send_goal(client, ExecuteInstruction.Goal(instruction="push the block forward", timeout_s=30.0))
+    assert handle.accepted
     assert wait_for(lambda: any(not is_zero(m) for _, m in peer.take("twist")), 20), "the arm never moved"
     time.sleep(0.5)  # well into the motion
-    return future.result()
+    return handle
 
 
 def _result(peer, handle, timeout: float):
@@ -68,12 +67,17 @@ def _result(peer, handle, timeout: float):
 
 
 def _stopped_after(peer, t0: float, timeout: float) -> float | None:
-    """Time of the first zero twist after t0 that is still the last one sent, or None."""
+    """When the arm stopped for good after t0: the first zero twist of the run of zeros the twists
+    sent since t0 end with (None if they do not end with one). A zero sent earlier and followed by
+    motion (a command refused on a loaded machine, say) is not the stop."""
     ok = wait_for(lambda: (lambda tw: tw and tw[-1][0] > t0 and is_zero(tw[-1][1]))(peer.take("twist")), timeout)
     if not ok:
         return None
-    twists = peer.take("twist")
-    return next(t for t, m in twists if t > t0 and is_zero(m))
+    twists = [(t, m) for t, m in peer.take("twist") if t > t0]
+    k = len(twists)
+    while k > 0 and is_zero(twists[k - 1][1]):
+        k -= 1
+    return twists[k][0]
 
 
 def _process(graph, name: str):

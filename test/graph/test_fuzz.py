@@ -83,7 +83,7 @@ def test_fuzzed_policy_never_drives_past_the_limits_or_under_the_table(tmp_path:
     try:
         with SimSession(overrides, log_dir=tmp_path / "logs") as client:
             goal = ExecuteInstruction.Goal(instruction="fuzz the arm", timeout_s=120.0)
-            handle = wait_future(client.goal_client.send_goal_async(goal), 30.0)
+            handle = client.send_instruction(goal)
             assert handle.accepted
             steps = lambda: len(fuzz_log.read_text().split()) if fuzz_log.exists() else 0  # noqa: E731
             assert wait_for(lambda: steps() >= 100, 90.0), f"the policy ran {steps()} of 100 steps"

@@ -80,6 +80,9 @@ def test_eval_is_the_same_on_a_busy_machine(tmp_path: Path) -> None:
     assert len(idle["checkpoint_sha256"]) == 64 and idle["checkpoint_sha256"] == busy["checkpoint_sha256"]
     assert {"python", "torch", "mujoco", "rclpy"} <= set(idle["versions"])
     assert idle["real_time_factor"] > 0 and idle["sim_s"] > 0 and idle["episodes_per_minute"] > 0
+    # rendered at the checkpoint's input size (--render-size policy), and the JSON says so
+    assert idle["render_size"] == busy["render_size"] == 64
+    assert "cameras=['front', 'wrist'] at 64x64" in (tmp_path / "idle_logs" / "sim.log").read_text()
 
 
 def test_a_slow_policy_scores_as_the_fast_one_at_the_modelled_latency(tmp_path: Path, monkeypatch) -> None:

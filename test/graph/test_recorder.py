@@ -17,6 +17,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 
 from cli_helpers import install_env, interrupt, robovla, robovla_command
+from robovla.nodes.common.action_goals import send_goal
 from robovla.action import RecordEpisode
 from robovla.control.kinematics import forward_kinematics
 from robovla.data.actions import integrate_actions
@@ -84,11 +85,7 @@ def setup(tmp_path: Path):
 
 
 def _start(ac: ActionClient, **goal):
-    done = threading.Event()
-    fut = ac.send_goal_async(RecordEpisode.Goal(**goal))
-    fut.add_done_callback(lambda f: done.set())
-    assert done.wait(20)
-    handle = fut.result()
+    handle = send_goal(ac, RecordEpisode.Goal(**goal))
     assert handle.accepted
     return handle
 

@@ -198,3 +198,31 @@ def test_sim_node_speaks_kortex_interfaces(sim_proc) -> None:
     finally:
         node.destroy_node()
         rclpy.shutdown()
+
+
+def test_blank_cameras_control_publishes_black_frames(tmp_path) -> None:
+    """`robovla eval --control blank-cameras`: the frames the graph gets are black, and only those."""
+    domain = (int(os.environ.get("ROS_DOMAIN_ID") or 0) + 50) % 100 + 1  # away from the module's other sim
+    env = dict(os.environ, PYTHONUNBUFFERED="1", MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl"), ROS_DOMAIN_ID=str(domain))
+    with open(tmp_path / "sim.log", "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "robovla.nodes.sim", "--ros-args", "-p", "task:=lift_block",
+                                 "-p", "blank_cameras:=true", "-p", "image_size:=32"],
+                                stdout=fh, stderr=subprocess.STDOUT, env=env)
+    rclpy.init(domain_id=domain)
+    node = Node("blank_camera_probe")
+    frames: dict[str, Image] = {}
+    try:
+        for cam in ("front", "wrist"):
+            node.create_subscription(Image, topics.camera_topic(cam), lambda m, c=cam: frames.setdefault(c, m), qos.SENSOR)
+        assert _spin_until(node, lambda: len(frames) == 2, 60.0), (tmp_path / "sim.log").read_text()
+        for cam, msg in frames.items():
+            pixels = np.frombuffer(bytes(msg.data), dtype=np.uint8)
+            assert msg.width == 32 and pixels.size == 32 * 32 * 3 and not pixels.any(), f"{cam} frame is not black"
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -14,6 +14,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
 from cli_helpers import install_env
+from robovla.nodes.common.action_goals import send_goal
 from robovla.action import TrainPolicy
 from robovla.data.synthetic import write_synthetic_episode
 
@@ -59,7 +60,6 @@ def client(tmp_path_factory: pytest.TempPathFactory):
 
 def _send(ac: ActionClient, goal: TrainPolicy.Goal, cancel_after_step: int | None = None, timeout: float = 240):
     feedback: list = []
-    done = threading.Event()
     state: dict = {}
 
     def on_feedback(msg) -> None:
@@ -67,10 +67,7 @@ def _send(ac: ActionClient, goal: TrainPolicy.Goal, cancel_after_step: int | Non
         if cancel_after_step is not None and msg.feedback.step >= cancel_after_step and "cancel" not in state:
             state["cancel"] = state["handle"].cancel_goal_async()
 
-    fut = ac.send_goal_async(goal, feedback_callback=on_feedback)
-    fut.add_done_callback(lambda f: done.set())
-    assert done.wait(30)
-    handle = fut.result()
+    handle = send_goal(ac, goal, feedback_callback=on_feedback)
     assert handle.accepted
     state["handle"] = handle
     res_done = threading.Event()
@@ -119,3 +116,22 @@ def test_train_policy_bad_input_fails_cleanly(client, tmp_path: Path) -> None:
     res, _ = _send(ac, bad, timeout=60)
     assert not res.result.success and "no_such_preset" in res.result.message
     assert proc.poll() is None  # the node survived
+
+
+def test_robovla_train_node_sends_the_job_to_the_trainer_node(client, bags: Path, tmp_path: Path) -> None:
+    """`robovla train --node` (the installed command) as a TrainPolicy goal: feedback shown, result printed."""
+    import json
+
+    from cli_helpers import robovla
+
+    ac, proc = client
+    out = robovla("train", "--node", "--data", str(bags), "--out", str(tmp_path / "run"), "--preset", "tiny",
+                  "--steps", "3", "--set", f"data.cache_dir={tmp_path / 'cache'}")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "[training] step" in out.stdout
+    result = json.loads(out.stdout[out.stdout.index("{"):])
+    assert result["success"] and result["steps"] == 3 and Path(result["checkpoint"], "model.safetensors").is_file()
+    bad = robovla("train", "--node", "--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "run2"),
+                  "--preset", "tiny")
+    assert bad.returncode == 1 and "training failed" in bad.stdout, bad.stdout + bad.stderr
+    assert proc.poll() is None

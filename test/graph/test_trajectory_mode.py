@@ -11,6 +11,7 @@ import pytest
 from rclpy.action import ActionClient
 
 from graph_helpers import GRAPH_NODES, PeerRunner, wait_for
+from robovla.nodes.common.action_goals import send_goal
 from robovla.action import ExecuteInstruction
 from robovla.nodes.common import topics
 
@@ -37,7 +38,7 @@ def test_joint_trajectory_mode_streams_trajectories_jazzy_accepts(graph_factory)
         assert wait_for(lambda: peer.take("observation"), 30)
         peer.clear()
         goal = ExecuteInstruction.Goal(instruction="push the block forward", timeout_s=3.0)
-        handle = _wait(client.send_goal_async(goal))
+        handle = send_goal(client, goal)
         assert handle.accepted
         res = _wait(handle.get_result_async(), timeout=30).result
         assert "timed out" in res.message, res.message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -65,21 +66,7 @@ def test_kill_and_resume_matches_uninterrupted_run(data: dict[str, Path], tmp_pa
     assert {"val_action_mse", "val_gripper_accuracy"} <= set(ref.val_metrics)
 
     run = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "robovla.cli.main", "train", "--data", str(data["bags"]), "--out", str(run),
-           "--preset", "tiny", "--steps", str(steps), "--no-progress", "--set", f"data.cache_dir={data['cache']}",
-           *[a for e in extra for a in ("--set", e)]]
-    proc = subprocess.Popen(cmd, env=install_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while not (run / "state" / "step_0000004" / "trainer_state.json").is_file():
-            assert proc.poll() is None, "training subprocess died before its first checkpoint"
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    assert not (run / "result.json").exists(), "the run finished before it could be killed"
+    _kill_after_state(_train_cmd(data, run, steps, *extra), run, 4)
     resumed = run_training(_cfg(data, steps, *extra), [str(data["bags"])], run, show_progress=False)
     assert resumed.steps_done == steps
     a, b = _weights(tmp_path / "ref" / "final"), _weights(run / "final")
@@ -156,3 +143,73 @@ def test_no_usable_data_is_a_clear_error(tmp_path: Path) -> None:
         load_train_config("nosuch")
     with pytest.raises(ValueError, match="unknown training option"):
         load_train_config("tiny", ["stepz=3"])
+
+
+def _train_cmd(data: dict[str, Path], run: Path, steps: int, *sets: str, ranks: int = 1) -> list[str]:
+    """`robovla train` as a user runs it: plain, or under torchrun with `ranks` CPU processes (gloo)."""
+    launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(ranks)]
+                if ranks > 1 else [sys.executable])
+    return [*launcher, "-m", "robovla.cli.main", "train", "--data", str(data["bags"]), "--out", str(run),
+            "--preset", "tiny", "--steps", str(steps), "--no-progress", "--set", f"data.cache_dir={data['cache']}",
+            *[a for s in sets for a in ("--set", s)]]
+
+
+def _kill_after_state(cmd: list[str], run: Path, step: int, timeout_s: float = 300) -> None:
+    """Start `cmd` (a training job: a process, or a launcher and its ranks) and SIGKILL all of it
+    once the state of `step` is saved."""
+    proc = subprocess.Popen(cmd, env=install_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not (run / "state" / f"step_{step:07d}" / "trainer_state.json").is_file():
+            assert proc.poll() is None, "the training job died before its first saved state"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert not (run / "result.json").exists(), "the run finished before it could be killed"
+
+
+def _train_losses(run: Path) -> list[float]:
+    """Train loss per step from metrics.jsonl (the last record of a step: a resumed run logs it again)."""
+    by_step: dict[int, float] = {}
+    for line in (run / "metrics.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        if "train_loss" in rec:
+            by_step[rec["step"]] = rec["train_loss"]
+    return [by_step[s] for s in sorted(by_step)]
+
+
+def test_two_process_ddp_matches_one_process_and_resumes_exactly(data: dict[str, Path], tmp_path: Path) -> None:
+    # 2 ranks x batch 4 vs 1 process x batch 4 x 2 accumulated: the same global batches (sampler
+    # order and word dropout are numbered in global batches), the same schedule, the same result
+    steps, sets = 8, ("batch_size=4", "log_every=1", "save_every=4", "eval_every=0",
+                      "data.instruction_word_dropout=0.3")
+    one = subprocess.run(_train_cmd(data, tmp_path / "one", steps, *sets, "grad_accum=2"), env=install_env(),
+                         capture_output=True, text=True, timeout=600)
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = subprocess.run(_train_cmd(data, tmp_path / "two", steps, *sets, ranks=2), env=install_env(),
+                         capture_output=True, text=True, timeout=600)
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert json.loads((tmp_path / "two" / "state" / "step_0000008" / "trainer_state.json").read_text())["world"] == 2
+    l1, l2 = _train_losses(tmp_path / "one"), _train_losses(tmp_path / "two")
+    assert len(l1) == len(l2) == steps and l1 != [l1[0]] * steps
+    torch.testing.assert_close(torch.tensor(l2), torch.tensor(l1), rtol=1e-5, atol=1e-6)
+    a, b = _weights(tmp_path / "one" / "final"), _weights(tmp_path / "two" / "final")
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=0, atol=1e-4, msg=f"tensor {k}: 2 ranks != 1 process")
+
+    # the 2-rank job killed (launcher and ranks) after its step-4 state, then resumed under torchrun
+    run = tmp_path / "killed"
+    _kill_after_state(_train_cmd(data, run, steps, *sets, ranks=2), run, 4)
+    refused = subprocess.run(_train_cmd(data, run, steps, *sets), env=install_env(), capture_output=True,
+                             text=True, timeout=600)
+    assert refused.returncode != 0 and "trained with 2 process(es) and is resumed with 1" in refused.stderr
+    resumed = subprocess.run(_train_cmd(data, run, steps, *sets, ranks=2), env=install_env(),
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    c = _weights(run / "final")
+    for k in b:
+        torch.testing.assert_close(c[k], b[k], rtol=0, atol=1e-6, msg=f"tensor {k} differs after the 2-rank resume")
+    assert _train_losses(run) == pytest.approx(l2, rel=0, abs=1e-6)

@@ -79,7 +79,8 @@ def register(subparsers: Any, help_text: str) -> None:
     e.add_argument("--image-size", type=int, default=224, help="exported frame size (square)")
     e.add_argument("--fps", type=int, default=10, help="frame rate (episodes are resampled to it)")
     e.add_argument("--images", action="store_true", help="PNG images in the parquet files instead of mp4 videos")
-    e.add_argument("--robot-type", default="kinova_gen3")
+    e.add_argument("--robot-type", default=None,
+                   help="LeRobot robot_type (default: from the bags' robot tag, e.g. kinova_gen3, franka_panda)")
     e.add_argument("--include-failures", action="store_true", help="also export unsuccessful episodes")
     e.add_argument("--cache-dir", default=None, help="episode cache (default $ROBOVLA_CACHE)")
     e.set_defaults(func=run_export)

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 EXPERT_POLICIES = ("scripted", "expert")
+CONTROLS = ("none", "blank-cameras", "wrong-instruction")
 
 
 def register(sub, help_text: str) -> None:
@@ -65,9 +66,17 @@ def register(sub, help_text: str) -> None:
     p.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
                    help="override a graph parameter (e.g. vla_inference.policy=module:factory; the checkpoint's "
                         "cameras, image size and window stay those of --policy)")
+    p.add_argument("--render-size", default="policy", metavar="PX",
+                   help="side of the sim's camera images: 'policy' (default) renders at the checkpoint's input "
+                        "size, which is what the policy sees after camera_sync's resize; 'config' keeps the sim "
+                        "config's (224); or pixels")
     p.add_argument("--gif", type=int, default=2, help="episodes saved as GIFs (front camera)")
     p.add_argument("--device", default="cpu", help="policy device for a checkpoint (cpu, cuda)")
     p.add_argument("--logs", default=None, help="directory for the node logs")
+    p.add_argument("--control", default="none", choices=CONTROLS,
+                   help="control experiment: blank-cameras (every frame black) or wrong-instruction (a phrasing "
+                        "of another task, while the sim judges the episode's own); a policy that keeps its score "
+                        "under one is not using that input")
     p.add_argument("--jobs", type=int, default=1,
                    help="graphs run in parallel, each on its own ROS domain (episodes dealt round-robin)")
     # one worker of --jobs: run only the episodes i, i+N, ... and write their records (internal)
@@ -161,6 +170,11 @@ def run(args: argparse.Namespace) -> int:
     from robovla.cli.bringup import parse_overrides
 
     user_sets = parse_overrides(args.set)
+    try:
+        args.render_px = render_size(args.render_size, None if expert else args.policy)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     tasks = [t for t in args.tasks.split(",") if t]
     try:
         plans = plan_episodes(args.episodes, tasks or None, EVAL_SEED_OFFSET if args.seed is None else args.seed)
@@ -189,8 +203,8 @@ def run(args: argparse.Namespace) -> int:
     summary = summarize(
         records, args.chain, policy=args.policy, split=args.split, timeout_s=args.timeout,
         clock=args.clock, speed=None if lockstep else speed, latency_model_ms=args.latency_ms,
-        checkpoint_sha256=None if expert else checkpoint_hash(args.policy),
-        overrides={k: v for k, v in user_sets.items()}, seeds=[p.seed for p in plans],
+        render_size=args.render_px, checkpoint_sha256=None if expert else checkpoint_hash(args.policy),
+        overrides={k: v for k, v in user_sets.items()}, seeds=[p.seed for p in plans], control=args.control,
         tasks=tasks or None, device=None if expert else args.device, versions=software_versions(),
         jobs=args.jobs, wall_s=time.monotonic() - t_start, episodes_wall_s=episodes_wall, sim_s=sim_s,
         real_time_factor=sim_s / episodes_wall if episodes_wall > 0 else None,
@@ -198,7 +212,8 @@ def run(args: argparse.Namespace) -> int:
         lockstep_stalls=result.stalls if lockstep else None)
     write_summary(summary, out)
     table = summary_table(summary)
-    out.with_suffix(".md").write_text(f"# robovla eval --policy {args.policy}\n\n{table}\n")
+    control = f" --control {args.control}" if args.control != "none" else ""
+    out.with_suffix(".md").write_text(f"# robovla eval --policy {args.policy}{control}\n\n{table}\n")
     plot_chain({Path(args.policy).name: summary}, out.with_name(f"{out.stem}_chain.png"),
                title=f"{args.episodes} episodes, split {args.split}")
     print(table)
@@ -210,14 +225,42 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def render_size(choice: str, checkpoint: str | None) -> int | None:
+    """Pixels the sim renders (None: its config's) for --render-size `choice`.
+
+    'policy' renders at the checkpoint's input size: camera_sync resizes every frame to it anyway, and
+    rendering, sending and resizing 224 px frames to use 64 cost a fifth of a lock-step eval's wall
+    time (bench/results/eval_lockstep.md). The frames differ slightly from resized ones (MuJoCo's
+    multisampling against INTER_AREA, 2.9 of 255 mean absolute difference at 64 px); the demo
+    checkpoint's 12-episode outcomes were the same at both sizes."""
+    if choice == "config":
+        return None
+    if choice == "policy":
+        if checkpoint is None:
+            return None  # the scripted expert reads the sim's state, not images
+        from robovla.graph import checkpoint_overrides
+
+        return checkpoint_overrides(str(Path(checkpoint).resolve())).get("camera_sync.image_width")
+    try:
+        px = int(choice)
+    except ValueError:
+        px = 0
+    if px <= 0:
+        raise ValueError(f"--render-size must be 'policy', 'config' or a positive number of pixels, got {choice!r}")
+    return px
+
+
 def _run_episodes(args: argparse.Namespace, plans: list, expert: bool, lockstep: bool, speed: float,
                   user_sets: dict) -> EpisodesRun:
     """Run `plans` through one sim graph."""
     from tqdm import tqdm
 
+    import numpy as np
+
     from robovla.cli.session import EXPERT_NODES, SimSession
     from robovla.graph import checkpoint_overrides
     from robovla.sim.benchmark import EpisodeRecord, TaskAttempt, write_gif
+    from robovla.sim.tasks import wrong_instruction
 
     out = Path(args.out)
     tasks = [t for t in args.tasks.split(",") if t]
@@ -226,6 +269,10 @@ def _run_episodes(args: argparse.Namespace, plans: list, expert: bool, lockstep:
                  # lock-step: as fast as the graph answers (robovla.graph.apply_sim_time sets the rest)
                  "sim.lockstep": lockstep, "sim.real_time": not lockstep,
                  "action_smoother.latency_model_s": args.latency_ms / 1e3}
+    if args.render_px:
+        overrides["sim.image_size"] = args.render_px
+    if args.control == "blank-cameras":
+        overrides["sim.blank_cameras"] = True
     if expert and args.gif == 0:
         overrides["sim.camera_hz"] = 1.0  # the expert needs no images: rendering would cap the speed
     arguments = {} if expert else {"checkpoint": str(Path(args.policy).resolve())}
@@ -255,8 +302,12 @@ def _run_episodes(args: argparse.Namespace, plans: list, expert: bool, lockstep:
                         raise RuntimeError(f"sim reset failed for episode {plan.index}: {reset.message}")
                     record.attempts.append(TaskAttempt("none", "", False, 0, 0.0, reset.message))
                     break
-                outcome = client.execute(reset.instruction, args.timeout, result_wait_s=result_wait)
-                record.attempts.append(TaskAttempt(reset.task, reset.instruction, outcome.success, outcome.steps,
+                instruction, task = reset.instruction, ""
+                if args.control == "wrong-instruction":  # the sim judges the episode's task, not the words
+                    rng = np.random.default_rng([plan.seed, link])
+                    instruction, task = wrong_instruction(reset.task, rng, args.split), reset.task
+                outcome = client.execute(instruction, args.timeout, result_wait_s=result_wait, task=task)
+                record.attempts.append(TaskAttempt(reset.task, instruction, outcome.success, outcome.steps,
                                                    outcome.duration_s, outcome.message))
                 if not outcome.success:
                     break

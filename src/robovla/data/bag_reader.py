@@ -17,7 +17,6 @@ from rosbags.rosbag2 import Reader
 from robovla.data.messages import (
     ARM_COMMAND_TOPIC,
     ARM_JOINTS,
-    GRIPPER_CLOSED_RAD,
     GRIPPER_JOINT,
     INSTRUCTION_TOPIC,
     JOINT_STATES_TOPIC,
@@ -25,6 +24,7 @@ from robovla.data.messages import (
     decode_image,
 )
 from robovla.data.metadata import CUSTOM_DATA_KEY, METADATA_TOPIC, EpisodeMetadata
+from robovla.data.robots import GEN3, RobotSignature, signature_for_joints
 from robovla.data.typestore import bag_typestore
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,7 @@ def read_episode_bag(bag: str | Path, image_size: tuple[int, int] | None = (224,
     tw: list[list[float]] = []
     instr: list[tuple[float, str]] = []
     joint_index: np.ndarray | None = None
+    sig: RobotSignature = GEN3
     t0_ns: int | None = None
     try:
         try:
@@ -129,14 +130,15 @@ def read_episode_bag(bag: str | Path, image_size: tuple[int, int] | None = (224,
                     msg = store.deserialize_cdr(raw, conn.msgtype)
                     if joint_index is None or len(msg.name) != len(joint_index):
                         names = list(msg.name)
-                        missing = [j for j in (*ARM_JOINTS, GRIPPER_JOINT) if j not in names]
-                        if missing:
+                        sig = signature_for_joints(names)  # the Gen3, or another arm the project knows
+                        if sig is None:
+                            missing = [j for j in (*ARM_JOINTS, GRIPPER_JOINT) if j not in names]
                             raise EpisodeError(f"episode bag {bag}: /joint_states lacks joints {missing}")
-                        joint_index = np.array([names.index(j) for j in (*ARM_JOINTS, GRIPPER_JOINT)])
+                        joint_index = np.array([names.index(j) for j in (*sig.arm_joints, sig.gripper_joint)])
                     pos = np.asarray(msg.position, dtype=np.float64)[joint_index]
                     joint_t.append(t)
                     joint_q.append(pos[:7])
-                    grip.append(float(np.clip(pos[7] / GRIPPER_CLOSED_RAD, 0.0, 1.0)))
+                    grip.append(float(np.clip(sig.closure(pos[7]), 0.0, 1.0)))
                 elif (name := _camera_name(topic)) is not None:
                     if cameras is not None and name not in cameras:
                         continue

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from robovla.data import lerobot_stats as lstats
 from robovla.data.align import EpisodeFrames
 from robovla.data.bag_reader import EpisodeError
+from robovla.data.robots import GEN3, robot_type_for
 from robovla.data.video import VideoError, VideoReader, VideoWriter, video_codec
 from robovla.policy.types import ACTION_DIM, ACTION_NAMES
 
@@ -267,7 +268,7 @@ class _Exporter:
 
 
 def export_lerobot(episodes: Iterable[EpisodeFrames], out: str | Path, fps: float, *,
-                   robot_type: str = "kinova_gen3", use_videos: bool = True, codec: str = "libx264", crf: int = 18,
+                   robot_type: str | None = None, use_videos: bool = True, codec: str = "libx264", crf: int = 18,
                    gop: int = 2, video_files_size_in_mb: float = 200, data_files_size_in_mb: float = 100,
                    chunks_size: int = 1000, progress: bool = False) -> Path:
     """Write episodes as one LeRobot v3.0 dataset that LeRobot reads as its own.
@@ -275,6 +276,8 @@ def export_lerobot(episodes: Iterable[EpisodeFrames], out: str | Path, fps: floa
     Episodes are streamed (each written, then dropped) into data/video files that rotate at the
     given sizes like LeRobot's; use_videos=False stores PNG images in the parquet files instead.
     The dataset is built beside `out` and renamed into place, so `out` is complete or absent.
+    robot_type=None takes it from the episodes' robot tags (robovla.data.robots; "kinova_gen3" when
+    none is a known arm); episodes of two known arms then need it named.
     """
     out = Path(out)
     if (out / "meta" / "info.json").exists():
@@ -292,11 +295,19 @@ def export_lerobot(episodes: Iterable[EpisodeFrames], out: str | Path, fps: floa
         from tqdm import tqdm
 
         total = len(episodes) if hasattr(episodes, "__len__") else None  # type: ignore[arg-type]
+        robot_types: set[str] = set()
         for ep in tqdm(episodes, desc="export", unit="ep", total=total, disable=not progress, leave=False):
             exp.add(ep)
+            known = robot_type_for(str(ep.metadata.get("robot", "")))
+            if known is not None:
+                robot_types.add(known)
         exp.close()
         if not exp.rows:
             raise ValueError("export_lerobot: no episodes to export")
+        if robot_type is None:
+            if len(robot_types) > 1:
+                raise ValueError(f"export_lerobot: episodes of several robots {sorted(robot_types)}; name robot_type")
+            robot_type = robot_types.pop() if robot_types else GEN3.robot_type
         ep_path = tmp / EPISODES_PATH.format(chunk_index=0, file_index=0)
         ep_path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_pylist(exp.rows), ep_path)

@@ -66,11 +66,13 @@ def compressed_image_msg(rgb: np.ndarray, ns: int, frame_id: str = "camera", qua
                                                  data=buf.reshape(-1).astype(np.uint8))
 
 
-def joint_state_msg(arm_q: np.ndarray, gripper_rad: float, ns: int) -> Any:
-    """Gen3 joints + Robotiq knuckle, as ros2_kortex publishes them."""
+def joint_state_msg(arm_q: np.ndarray, gripper_rad: float, ns: int, arm_joints: tuple[str, ...] = ARM_JOINTS,
+                    gripper_joint: str = GRIPPER_JOINT) -> Any:
+    """Gen3 joints + Robotiq knuckle, as ros2_kortex publishes them (or another arm's names and gripper
+    joint position: robovla.data.robots)."""
     pos = np.concatenate([np.asarray(arm_q, dtype=np.float64).reshape(7), [float(gripper_rad)]])
     return _t("sensor_msgs/msg/JointState")(
-        header=header(ns, "base_link"), name=[*ARM_JOINTS, GRIPPER_JOINT], position=pos,
+        header=header(ns, "base_link"), name=[*arm_joints, gripper_joint], position=pos,
         velocity=np.zeros(0, dtype=np.float64), effort=np.zeros(0, dtype=np.float64),
     )
 

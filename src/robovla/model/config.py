@@ -36,6 +36,9 @@ ARM_LOSSES = ("huber", "mse")
 DTYPES = ("float32", "bfloat16", "float16")
 
 
+TEXT_INITS = ("random", "wordllama")
+
+
 @dataclass
 class TinyBackboneConfig:
     """Sizes of the random-weight backbone built offline when `pretrained` is None (tests, doctor)."""
@@ -46,7 +49,15 @@ class TinyBackboneConfig:
     vision_hidden_size: int = 32
     vision_layers: int = 1
     patch_size: int = 16
-    vocab_size: int = 400  # BPE vocab before the 256 reserved action-bin ids
+    vocab_size: int = 400  # BPE vocab before the 256 reserved action-bin ids (text_init random)
+    # the text side: "random" (a byte-level BPE trained on the spot, random embeddings) or
+    # "wordllama" (the Llama-2 tokenizer and 256-d token embeddings the wordllama wheel ships,
+    # projected to hidden_size: instructions start with word meanings; vocab_size is then unused)
+    text_init: str = "random"
+
+    def __post_init__(self) -> None:
+        if self.text_init not in TEXT_INITS:
+            raise ValueError(f"tiny.text_init must be one of {', '.join(TEXT_INITS)}, got {self.text_init!r}")
 
 
 @dataclass

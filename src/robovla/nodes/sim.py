@@ -57,7 +57,7 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from builtin_interfaces.msg import Time
@@ -102,6 +102,9 @@ _TF_LINKS = ARM_LINKS[1:]  # every arm link below base_link, the frames of the U
 @dataclass
 class SimNodeParams:
     config_file: str = ""  # SimConfig YAML (config/sim.yaml); empty = defaults
+    # camera images' side in pixels, over the config file's (0: the config's); `robovla eval` renders
+    # at the checkpoint's input size, so no pixel is drawn, sent and thrown away by camera_sync's resize
+    image_size: int = 0
     real_time: bool = True  # False: step as fast as possible
     speed: float = 1.0  # with real_time: sim seconds per wall second (2.0 = twice real time)
     expert: bool = False  # scripted expert publishes arm commands while an instruction is active
@@ -122,6 +125,9 @@ class SimNodeParams:
     # fault injection: cameras rendered but not published, as a camera driver that stopped;
     # settable while running (`ros2 param set /sim muted_cameras "[wrist]"`), for drills and tests
     muted_cameras: list[str] = field(default_factory=list)
+    # control experiment (`robovla eval --control blank-cameras`): every frame goes out black, so a
+    # policy that still scores is not using its cameras
+    blank_cameras: bool = False
 
     def __post_init__(self) -> None:
         if not self.speed > 0:
@@ -130,6 +136,8 @@ class SimNodeParams:
             raise ValueError("lockstep_timeout_s must be positive and latency_model_s >= 0")
         if not self.camera_hz > 0:
             raise ValueError("camera_hz must be positive")
+        if self.image_size < 0:
+            raise ValueError(f"image_size must be >= 0 (0: the config file's), got {self.image_size}")
         if self.split not in ("train", "eval", "all"):
             raise ValueError(f"split must be train, eval or all, got {self.split!r}")
         for name in self.chain_tasks:
@@ -150,6 +158,8 @@ class SimNode(Node):
         joined = time.monotonic()  # discovery runs while the scene loads
         self.p = declare_config(self, SimNodeParams)
         cfg = SimConfig.from_yaml(self.p.config_file) if self.p.config_file else SimConfig()
+        if self.p.image_size:
+            cfg = replace(cfg, image_size=self.p.image_size)
         self.env = Gen3SimEnv(cfg)
         self.lock = threading.Lock()
         self.episode = self.env.reset(self.p.task or None, self.p.seed, split=self.p.split)
@@ -228,7 +238,8 @@ class SimNode(Node):
         clock = (f"lock-step (latency model {self.p.latency_model_s * 1e3:.0f} ms, cameras {self.p.camera_hz:g} Hz)"
                  if self.p.lockstep else f"real_time={self.p.real_time} speed={self.p.speed}")
         self.get_logger().info(
-            f"sim ready: task={self.p.task or '-'} {clock} expert={self.p.expert} cameras={list(cfg.cameras)}"
+            f"sim ready: task={self.p.task or '-'} {clock} expert={self.p.expert} cameras={list(cfg.cameras)} "
+            f"at {cfg.image_size}x{cfg.image_size}"
         )
 
     # ---------------------------------------------------------------- another driver
@@ -492,6 +503,8 @@ class SimNode(Node):
                     frames = self.env.render()
                 for name, img in frames.items():
                     if name not in self.muted:
+                        if self.p.blank_cameras:
+                            img = np.zeros_like(img)
                         self.cam_pubs[name].publish(rgb_to_image(img, stamp, f"{name}_camera"))
             if command is not None:
                 self.command_pub.publish(command)

@@ -10,7 +10,8 @@ Every ending latches active=false, which stops the arm.
 Episode time is the node clock (sim time in the sim graph, wall time on a robot): the timeout, the
 elapsed time in feedback and the result's duration. An outcome stamped after the deadline does not
 count, and `steps` counts the chunks whose observation stamp + `latency_model_s` is not after the
-episode's end, so a lock-stepped evaluation reports the same steps however loaded the machine is.
+episode's end (arriving before or after that end: in lock-step the result waits for the chunk of the
+last frame it counts), so a lock-stepped evaluation reports the same steps however loaded the machine is.
 The sim says on robovla/task_checker whether it can judge the instruction; when it cannot, feedback
 and result say so (the timeout or an operator decides).
 """
@@ -62,6 +63,9 @@ class TaskManagerParams:
     require_arm: bool = True
     # a chunk counts as a step once observation stamp + this has come (action_smoother's latency_model_s)
     latency_model_s: float = 0.0
+    # lock-step (robovla.graph.apply_sim_time): the period of the sim's frames, each answered by a
+    # chunk; at an episode's end the result waits for the chunk of the last frame it counts
+    lockstep_frame_period_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.success_source not in SUCCESS_SOURCES:
@@ -83,6 +87,7 @@ class _Episode:
         self.unjudged = ""  # why the sim cannot judge this instruction ("" = it can, or no sim)
         self.done = threading.Event()
         self.news = threading.Event()  # feedback is due now (the episode ended, or the sim judged it)
+        self.chunk_came = threading.Event()
         self.outcome: tuple[bool, str] | None = None  # (success, message)
 
     def finish(self, success: bool, message: str, end: float) -> None:
@@ -206,6 +211,7 @@ class TaskManager(Node):
             feedback.step, feedback.elapsed_s, feedback.state = episode.steps, float(elapsed), live
             handle.publish_feedback(feedback)
         success, message = episode.outcome or (False, "ended")
+        self._await_last_chunk(episode)
         if message.startswith("timed out"):
             state = "timed_out"
             if episode.unjudged:
@@ -272,10 +278,32 @@ class TaskManager(Node):
         return f"rejected: the arm is not ready ({why})"
 
     def _on_chunk(self, msg: ActionChunk) -> None:
+        # taken after the end too, until the result is out: steps_by counts by stamp, not by arrival
         episode = self.episode
-        if episode is not None and msg.episode_id == episode.id and not episode.done.is_set():
-            episode.steps += 1
+        if episode is not None and msg.episode_id == episode.id:
+            if not episode.done.is_set():
+                episode.steps += 1  # the live count in feedback
             episode.chunk_stamps.append(to_sec(msg.observation_stamp))
+            episode.chunk_came.set()
+
+    def _await_last_chunk(self, episode: _Episode) -> None:
+        """Lock-step: wait (2 s at most, wall) for the chunk answering the last frame the result
+        counts. The sim stepped past that frame only once kinova_control had acted on its chunk, but
+        the chunk reaches this process by another path than the /clock or the outcome that ended the
+        episode: on a loaded machine it came after them, and a timed-out episode counted 149 steps
+        in one run and 150 in another."""
+        period = self.p.lockstep_frame_period_s
+        if period <= 0 or episode.end is None or not episode.chunk_stamps:
+            return
+        owed = episode.end - self.p.latency_model_s - period + 1e-6  # a frame lies in (owed, end - latency]
+        limit = time.monotonic() + 2.0
+        while max(episode.chunk_stamps) < owed:
+            if time.monotonic() > limit:
+                self.get_logger().warning(f"episode {episode.id}: no chunk for the frames after t={owed:.2f} s "
+                                          "came within 2 s; steps counts the chunks received")
+                return
+            episode.chunk_came.wait(0.01)
+            episode.chunk_came.clear()
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9

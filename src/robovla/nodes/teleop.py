@@ -202,6 +202,7 @@ class Teleop:
                 raise RuntimeError(f"nothing answers {name} within {timeout_s:.0f} s: is {who} running?")
 
     def _start(self) -> None:
+        self.say("starting an episode")  # the press registered: a sim reset and the servers take a moment
         self._servers()
         instruction, task = self.fixed_instruction, self.task
         if self.sim_tasks is not None:  # the sim: a fresh scene per episode (tasks rotate, seeds count up)
@@ -217,9 +218,8 @@ class Teleop:
         with self._lock:
             self.recording_id, self._record, self.instruction = recording_id, handle, instruction
         time.sleep(self.settle_s)  # the scene at rest, as an expert demonstration begins
-        fut = self.client.goal_client.send_goal_async(ExecuteInstruction.Goal(instruction=instruction, task=task,
-                                                           timeout_s=float(self.config.episode_timeout_s)))
-        gh = wait_future(fut, 30.0)
+        gh = self.client.send_instruction(ExecuteInstruction.Goal(instruction=instruction, task=task,
+                                                                  timeout_s=float(self.config.episode_timeout_s)))
         if not gh.accepted:
             self._intents.put((Intent("finish", Event.DISCARD), "the task manager rejected the goal"))
             raise RuntimeError("the task manager rejected the goal (is the arm ready? robovla doctor --graph)")

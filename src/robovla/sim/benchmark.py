@@ -137,6 +137,23 @@ def summary_table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def comparison_table(summaries: dict[str, dict[str, Any]], tasks: Sequence[str], chain: int) -> str:
+    """One Markdown row per policy: first-task success with its Wilson interval, k-in-a-row rates,
+    average chain length and successes per task (the ablation's and the post-training study's table)."""
+    head = (["policy", "first task success [95 % CI]"] + [f"{i} in a row" for i in range(1, chain + 1)]
+            + ["avg len"] + list(tasks))
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for name, s in summaries.items():
+        lo, hi = s["success_rate_ci95"]
+        rates = [f"{r:.2f}" for r in s["chain_success"]][:chain]
+        rates += ["-"] * (chain - len(rates))
+        detail = s["per_task_detail"]
+        per_task = [f"{detail[t]['successes']}/{detail[t]['n']}" if t in detail else "-" for t in tasks]
+        lines.append("| " + " | ".join([name, f"{s['success_rate']:.2f} [{lo:.2f}, {hi:.2f}]", *rates,
+                                        f"{s['avg_len']:.2f}", *per_task]) + " |")
+    return "\n".join(lines)
+
+
 def plot_chain(summaries: dict[str, dict[str, Any]], path: str | Path, title: str = "") -> Path:
     """Success vs number of tasks in a row (CALVIN's plot), one line per policy, 95 % CI bars."""
     import matplotlib

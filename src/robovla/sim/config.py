@@ -11,7 +11,7 @@ import yaml
 
 @dataclass
 class SimConfig:
-    """Rates, limits and rendering of the MuJoCo Gen3 tabletop.
+    """Rates, limits, rendering and arm of the MuJoCo tabletop (the Gen3 unless `embodiment` says).
 
     The twist limits default to ros2_kortex's twist_limits.yaml (0.5 m/s, 1.74 rad/s); commands
     arrive at control_hz and physics runs at 1/physics_dt between them.
@@ -28,6 +28,7 @@ class SimConfig:
     init_joint_noise: float = 0.03  # rad, uniform, on the ready pose at reset
     max_episode_s: float = 15.0
     ready_tcp: tuple[float, float, float] = (0.42, 0.0, 0.30)  # tool centre point at reset
+    embodiment: str = "gen3"  # the arm in the scene: gen3 | panda (robovla.sim.embodiment)
 
     def __post_init__(self) -> None:
         self.cameras = tuple(self.cameras)
@@ -39,6 +40,9 @@ class SimConfig:
             raise ValueError(
                 f"control period 1/{self.control_hz} s must be a whole number of physics steps of {self.physics_dt} s"
             )
+        from robovla.sim.embodiment import get_embodiment
+
+        get_embodiment(self.embodiment)  # a clear error for an unknown arm
         unknown = set(self.cameras) - {"front", "wrist"}
         if unknown:
             raise ValueError(f"unknown camera(s) {sorted(unknown)}; the scene has 'front' and 'wrist'")

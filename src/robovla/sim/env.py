@@ -16,9 +16,9 @@ from typing import Sequence
 import mujoco
 import numpy as np
 
-from robovla.control import kinematics as kin
 from robovla.sim import scene
 from robovla.sim.config import SimConfig
+from robovla.sim.embodiment import GEN3, Embodiment, get_embodiment
 from robovla.sim.state import BlockState, PrivilegedState
 from robovla.sim.tasks import Episode, Layout, continue_episode, get_task, grounded_episode, make_episode
 
@@ -26,16 +26,16 @@ log = logging.getLogger(__name__)
 
 #: Tool orientation at reset: pointing down, fingers closing along base y.
 DOWN_ROTATION = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])
-_READY_SEED = np.array([0.0, 0.36, np.pi, -1.49, 0.0, -1.31, 0.0])
+_READY_SEED = GEN3.ready_seed
 _WINDUP = 0.15  # rad: servo targets never run further than this ahead of the measured joints
 
 
-def ready_configuration(tcp: tuple[float, float, float]) -> np.ndarray:
+def ready_configuration(tcp: tuple[float, float, float], embodiment: Embodiment = GEN3) -> np.ndarray:
     """Joint configuration putting the TCP at `tcp` with the tool pointing down."""
     target = np.eye(4)
     target[:3, :3] = DOWN_ROTATION
-    target[:3, 3] = np.asarray(tcp) - DOWN_ROTATION[:, 2] * scene.TCP_OFFSET
-    q, ok = kin.inverse_kinematics(target, _READY_SEED, max_iters=500)
+    target[:3, 3] = np.asarray(tcp) - DOWN_ROTATION[:, 2] * embodiment.tcp_offset
+    q, ok = embodiment.kinematics.inverse_kinematics(target, embodiment.ready_seed, max_iters=500)
     if not ok:
         raise ValueError(f"ready TCP {tcp} is not reachable with the tool pointing down")
     return q
@@ -48,29 +48,37 @@ class _Trajectory:
 
 
 class Gen3SimEnv:
-    """MuJoCo Kinova Gen3 + gripper on a table with blocks, a bowl, a drawer and a light button."""
+    """MuJoCo Kinova Gen3 + gripper on a table with blocks, a bowl, a drawer and a light button.
+
+    `config.embodiment` swaps the arm, gripper and cameras (robovla.sim.embodiment: "panda"); the
+    commands and the tasks stay the same.
+    """
 
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config or SimConfig()
+        self.embodiment = emb = get_embodiment(self.config.embodiment)
+        self.arm = emb.kinematics
         self.model = mujoco.MjModel.from_xml_string(
-            scene.build_mjcf(scene.SceneOptions(timestep=self.config.physics_dt, image_size=self.config.image_size))
+            scene.build_mjcf(scene.SceneOptions(timestep=self.config.physics_dt, image_size=self.config.image_size),
+                             emb)
         )
         self.data = mujoco.MjData(self.model)
         m = self.model
-        self._arm_qadr = np.array([m.jnt_qposadr[m.joint(n).id] for n in kin.GEN3_JOINT_NAMES])
-        self._arm_dadr = np.array([m.jnt_dofadr[m.joint(n).id] for n in kin.GEN3_JOINT_NAMES])
-        self._finger_qadr = m.jnt_qposadr[m.joint("left_finger_joint").id]
+        self._joint_names = emb.joint_names
+        self._arm_qadr = np.array([m.jnt_qposadr[m.joint(n).id] for n in self._joint_names])
+        self._arm_dadr = np.array([m.jnt_dofadr[m.joint(n).id] for n in self._joint_names])
+        self._finger_qadr = m.jnt_qposadr[m.joint(emb.finger_joints[0]).id]
         self._gripper_act = m.actuator("gripper_servo").id
         self._block_qadr = {c: m.jnt_qposadr[m.joint(f"{c}_block_joint").id] for c in scene.BLOCK_COLORS}
         self._block_dadr = {c: m.jnt_dofadr[m.joint(f"{c}_block_joint").id] for c in scene.BLOCK_COLORS}
         self._block_geom = {c: m.body(f"{c}_block").geomadr[0] for c in scene.BLOCK_COLORS}
-        self._finger_geoms = {m.body(f"{s}_finger").geomadr[0] for s in ("left", "right")}
+        self._finger_geoms = {m.body(b).geomadr[0] for b in emb.finger_bodies}
         self._drawer_qadr = m.jnt_qposadr[m.joint("drawer_joint").id]
         self._button_qadr = m.jnt_qposadr[m.joint("button_joint").id]
         self._bowl_mocap = m.body("bowl").mocapid[0]
         self._light_geom = m.geom("light").id
         self._tcp_site = m.site("tcp").id
-        self._ready_q = ready_configuration(self.config.ready_tcp)
+        self._ready_q = ready_configuration(self.config.ready_tcp, emb)
         self._renderer: mujoco.Renderer | None = None
         self.episode: Episode | None = None
         self._start_state: PrivilegedState | None = None
@@ -96,7 +104,9 @@ class Gen3SimEnv:
             episode = replace(episode, instruction=instruction)
         mujoco.mj_resetData(self.model, self.data)
         q0 = self._ready_q + rng.uniform(-1, 1, 7) * self.config.init_joint_noise
-        q0[[1, 3, 5]] = np.clip(q0[[1, 3, 5]], kin.JOINT_POSITION_LIMITS[[1, 3, 5], 0], kin.JOINT_POSITION_LIMITS[[1, 3, 5], 1])
+        lim = self.embodiment.joint_position_limits
+        bounded = np.flatnonzero(np.isfinite(lim[:, 0]))  # the Gen3's continuous joints need no clip
+        q0[bounded] = np.clip(q0[bounded], lim[bounded, 0], lim[bounded, 1])
         self.data.qpos[self._arm_qadr] = q0
         self._apply_layout(episode.layout)
         self._mode = "hold"
@@ -105,7 +115,7 @@ class Gen3SimEnv:
         self._target = q0.copy()
         self._gripper_target = self._gripper_ctrl = 0.0
         self._limit_logged.clear()
-        self.data.ctrl[: len(kin.GEN3_JOINT_NAMES)] = q0
+        self.data.ctrl[: len(self._joint_names)] = q0
         self.data.ctrl[self._gripper_act] = 0.0
         mujoco.mj_forward(self.model, self.data)
         # settle objects onto the table with the arm held still
@@ -204,19 +214,20 @@ class Gen3SimEnv:
             log.error("joint trajectory refused: time_from_start must be positive and increasing, got %s", times)
             return False
         for k, point in enumerate(pos):
-            problems = kin.check_joint_limits(point)
+            problems = self.arm.check_joint_limits(point)
             if problems:
                 log.error("joint trajectory refused: point %d: %s", k, "; ".join(problems))
                 return False
         all_pos = np.vstack([self._target, pos])
         all_t = np.concatenate([[0.0], times])
         speeds = np.abs(np.diff(all_pos, axis=0)) / np.diff(all_t)[:, None]
-        too_fast = speeds > kin.JOINT_VELOCITY_LIMITS * 1.05
+        vel_limits = self.embodiment.joint_velocity_limits
+        too_fast = speeds > vel_limits * 1.05
         if np.any(too_fast):
             seg, joint = np.argwhere(too_fast)[0]
             log.error(
                 "joint trajectory refused: segment %d needs %s at %.3f rad/s (limit %.3f)",
-                seg, kin.GEN3_JOINT_NAMES[joint], speeds[seg, joint], kin.JOINT_VELOCITY_LIMITS[joint],
+                seg, self._joint_names[joint], speeds[seg, joint], vel_limits[joint],
             )
             return False
         self._trajectory = _Trajectory(times=all_t + self.data.time, positions=all_pos)
@@ -233,7 +244,7 @@ class Gen3SimEnv:
         if p < 0.0 or p > scene.GRIPPER_CLOSED_KNUCKLE:
             log.warning("gripper position %.3f clipped to [0, %.1f]", p, scene.GRIPPER_CLOSED_KNUCKLE)
             p = min(max(p, 0.0), scene.GRIPPER_CLOSED_KNUCKLE)
-        self._gripper_target = p / scene.GRIPPER_CLOSED_KNUCKLE * scene.FINGER_TRAVEL
+        self._gripper_target = p / scene.GRIPPER_CLOSED_KNUCKLE * self.embodiment.finger_travel
         return True
 
     @property
@@ -254,14 +265,14 @@ class Gen3SimEnv:
     def step(self, n: int = 1) -> PrivilegedState:
         """Advance n control periods (each `config.substeps` physics steps)."""
         cfg = self.config
-        lo, hi = kin.JOINT_POSITION_LIMITS[:, 0], kin.JOINT_POSITION_LIMITS[:, 1]
+        lo, hi = self.embodiment.joint_position_limits[:, 0], self.embodiment.joint_position_limits[:, 1]
         finger_step = cfg.gripper_speed * cfg.physics_dt
         for _ in range(n):
             q = self.data.qpos[self._arm_qadr].copy()
             qdot = np.zeros(7)
             if self._mode == "twist" and np.any(self._twist_tool):
-                twist_base = kin.tool_twist_to_base(q, self._twist_tool)
-                qdot = kin.ik_velocity(q, twist_base, damping=cfg.ik_damping)
+                twist_base = self.arm.tool_twist_to_base(q, self._twist_tool)
+                qdot = self.arm.ik_velocity(q, twist_base, damping=cfg.ik_damping)
             for _ in range(cfg.substeps):
                 if self._mode == "trajectory" and self._trajectory is not None:
                     self._target = self._trajectory_target(self.data.time + cfg.physics_dt)
@@ -278,7 +289,7 @@ class Gen3SimEnv:
     def _enforce_limits(self, lo: np.ndarray, hi: np.ndarray) -> None:
         clipped = np.clip(self._target, lo, hi)
         for j in np.flatnonzero(clipped != self._target):
-            name = kin.GEN3_JOINT_NAMES[j]
+            name = self._joint_names[j]
             if name not in self._limit_logged:
                 log.warning("%s reached its position limit; motion beyond it is refused", name)
                 self._limit_logged.add(name)
@@ -317,7 +328,14 @@ class Gen3SimEnv:
     def gripper_knuckle(self) -> float:
         """Measured gripper as robotiq_85_left_knuckle_joint (0 open .. 0.8 closed)."""
         s = float(self.data.qpos[self._finger_qadr])
-        return float(np.clip(s / scene.FINGER_TRAVEL, 0.0, 1.0) * scene.GRIPPER_CLOSED_KNUCKLE)
+        return float(np.clip(s / self.embodiment.finger_travel, 0.0, 1.0) * scene.GRIPPER_CLOSED_KNUCKLE)
+
+    def gripper_joint_position(self) -> float:
+        """The gripper joint as this arm's /joint_states reports it (Gen3: the knuckle, 0 .. 0.8 rad;
+        Panda: one finger's opening, 0.04 .. 0 m)."""
+        if self.embodiment.name == "gen3":
+            return self.gripper_knuckle()
+        return self.embodiment.gripper_joint_position(self.gripper_knuckle() / scene.GRIPPER_CLOSED_KNUCKLE)
 
     def state(self) -> PrivilegedState:
         d = self.data
@@ -331,8 +349,8 @@ class Gen3SimEnv:
             q=q,
             qdot=self.joint_velocities(),
             gripper=self.gripper_knuckle() / scene.GRIPPER_CLOSED_KNUCKLE,
-            gripper_command=self._gripper_target / scene.FINGER_TRAVEL,
-            ee_transform=kin.forward_kinematics(q),
+            gripper_command=self._gripper_target / self.embodiment.finger_travel,
+            ee_transform=self.arm.forward_kinematics(q),
             tcp_pos=d.site_xpos[self._tcp_site].copy(),
             blocks=blocks,
             bowl_pos=d.mocap_pos[self._bowl_mocap].copy(),

@@ -23,6 +23,11 @@ from robovla.sim.rollout import EXPERT_GIVE_UP_STEPS, apply_action
 ROBOT = f"{GEN3_ROBOT} (mujoco sim)"
 
 
+def robot_tag(env: Gen3SimEnv) -> str:
+    """EpisodeMetadata.robot of the env's arm: its tag, marked as simulated."""
+    return f"{env.embodiment.signature.robot} (mujoco sim)"
+
+
 @dataclass(frozen=True)
 class RecordedDemo:
     path: Path
@@ -63,7 +68,7 @@ def record_expert_demo(
     expert = ScriptedExpert(dt=cfg.control_dt, noise=noise, seed=seed, approach_jitter=approach_jitter)
     expert.reset(episode)
     meta = EpisodeMetadata(
-        episode_id=episode_id, instruction=episode.instruction, robot=ROBOT, camera_names=list(cameras),
+        episode_id=episode_id, instruction=episode.instruction, robot=robot_tag(env), camera_names=list(cameras),
         camera_rate_hz=camera_hz, control_rate_hz=cfg.control_hz,
         operator_notes=expert_notes(noise, approach_jitter, "in-process sim"),
         extra={"task": task, "seed": seed, "split": split},
@@ -77,6 +82,7 @@ def record_expert_demo(
         return m.BAG_T0_NS + int(round((env.time - t0) * 1e9))
 
     writer = EpisodeWriter(root, meta, fsync=False, clock=ns)  # one time base: sim time from BAG_T0_NS
+    sig = env.embodiment.signature
 
     state = env.state()
     success, after, idle, k = False, 0, 0, 0
@@ -84,7 +90,8 @@ def record_expert_demo(
         while k < limit + tail:
             stamp = ns()
             writer.write(m.JOINT_STATES_TOPIC, "sensor_msgs/msg/JointState",
-                         m.joint_state_msg(env.joint_positions(), env.gripper_knuckle(), stamp), stamp)
+                         m.joint_state_msg(env.joint_positions(), env.gripper_joint_position(), stamp,
+                                           sig.arm_joints, sig.gripper_joint), stamp)
             if camera_due(k, cfg.control_hz, camera_hz):
                 for name, img in env.render(cameras).items():
                     writer.write(m.camera_topic(name), "sensor_msgs/msg/Image", m.image_msg(img, stamp, f"{name}_camera"),

@@ -13,6 +13,7 @@ articulated objects (4/2), bowl (8/2).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from robovla.control.kinematics import (
     JOINT_EFFORT_LIMITS,
     JOINT_POSITION_LIMITS,
 )
+
+if TYPE_CHECKING:
+    from robovla.sim.embodiment import Embodiment
 
 #: Block colours (name -> rgba); the instructions name blocks by colour.
 BLOCK_COLORS: dict[str, tuple[float, float, float, float]] = {
@@ -216,9 +220,11 @@ def _blocks_xml() -> str:
     return "\n".join(lines)
 
 
-def build_mjcf(options: SceneOptions | None = None) -> str:
-    """The full scene as an MJCF string."""
+def build_mjcf(options: SceneOptions | None = None, embodiment: Embodiment | None = None) -> str:
+    """The full scene as an MJCF string (the Gen3 unless another `embodiment` is given)."""
     o = options or SceneOptions()
+    if embodiment is not None and embodiment.name != "gen3":
+        return _dh_scene(o, embodiment)
     act = []
     kp = (1500.0, 1500.0, 1000.0, 1000.0, 400.0, 400.0, 300.0)
     for i, name in enumerate(GEN3_JOINT_NAMES):
@@ -233,7 +239,17 @@ def build_mjcf(options: SceneOptions | None = None) -> str:
     )
     arm = _arm_xml().replace("{wrist_fovy}", f"{o.wrist_fovy}")
     front_xy = _look_at_xyaxes(o.front_camera_pos, o.front_camera_target)
-    return f"""<mujoco model="robovla_gen3_tabletop">
+    return _scene_xml(
+        o, "robovla_gen3_tabletop", arm, act, ("left_finger_joint", "right_finger_joint"),
+        f'<camera name="front" pos="{_fmt(o.front_camera_pos)}" xyaxes="{front_xy}" fovy="{o.front_fovy}"/>',
+        '<geom class="visual" type="cylinder" pos="0 0 0.06" size="0.055 0.06" rgba="0.2 0.2 0.22 1"/>',
+    )
+
+
+def _scene_xml(o: SceneOptions, model: str, arm: str, act: list[str], fingers: tuple[str, str], front: str,
+               base: str) -> str:
+    """Everything around the arm (table, objects, light, front camera) with the arm and actuators given."""
+    return f"""<mujoco model="{model}">
   <compiler angle="radian" autolimits="true"/>
   <option timestep="{o.timestep}" integrator="implicitfast" cone="elliptic" impratio="10"/>
   <visual>
@@ -256,15 +272,15 @@ def build_mjcf(options: SceneOptions | None = None) -> str:
     <material name="floor" texture="floor" texrepeat="8 8"/>
   </asset>
   <equality>
-    <joint joint1="left_finger_joint" joint2="right_finger_joint" polycoef="0 1 0 0 0" solref="0.004 1"/>
+    <joint joint1="{fingers[0]}" joint2="{fingers[1]}" polycoef="0 1 0 0 0" solref="0.004 1"/>
   </equality>
   <worldbody>
     <light name="top" pos="0.4 0 1.5" dir="0 0 -1" diffuse="0.5 0.5 0.5" castshadow="false"/>
     <geom name="floor" class="visual" type="plane" pos="0 0 -0.75" size="3 3 0.1" material="floor"/>
     <geom name="table" class="static" type="box" pos="0.35 0 -0.025" size="0.65 0.75 0.025" rgba="0.78 0.7 0.58 1"/>
-    <camera name="front" pos="{_fmt(o.front_camera_pos)}" xyaxes="{front_xy}" fovy="{o.front_fovy}"/>
+    {front}
     <body name="base_link" pos="0 0 0">
-      <geom class="visual" type="cylinder" pos="0 0 0.06" size="0.055 0.06" rgba="0.2 0.2 0.22 1"/>
+      {base}
 {_arm_xml_placeholder()}
     </body>
 {_blocks_xml()}
@@ -281,3 +297,88 @@ def build_mjcf(options: SceneOptions | None = None) -> str:
 
 def _arm_xml_placeholder() -> str:
     return "__ARM__"
+
+
+# ---------------------------------------------------------------- other embodiments (a DH chain)
+_DH_LINK_MASS = (4.97, 0.65, 3.23, 3.59, 1.23, 1.67, 0.74)  # Panda link masses (approximate)
+_DH_LINK_RADIUS = (0.06, 0.06, 0.055, 0.055, 0.05, 0.045, 0.04)
+
+
+def _fmt_exact(v) -> str:
+    """Full precision: the DH frames' sines and cosines, so MuJoCo's bodies match the kinematics to 1e-12."""
+    return " ".join(f"{float(x):.17g}" for x in v)
+
+
+def _quat_wxyz(r: np.ndarray) -> tuple[float, float, float, float]:
+    from robovla.control.kinematics import rotation_to_quaternion
+
+    x, y, z, w = rotation_to_quaternion(r)
+    return (w, x, y, z)
+
+
+def _segment(name_radius: float, mass: float, to: np.ndarray) -> str:
+    """A link's capsule from its origin to the next joint (a sphere where they coincide)."""
+    if np.linalg.norm(to) < 1e-6:
+        return f'<geom class="arm" type="sphere" size="{name_radius}" mass="{mass}" rgba="0.92 0.92 0.92 1"/>'
+    return (f'<geom class="arm" type="capsule" fromto="0 0 0 {_fmt_exact(to)}" size="{name_radius}" mass="{mass}" '
+            'rgba="0.92 0.92 0.92 1"/>')
+
+
+def _dh_arm_xml(emb: Embodiment) -> str:
+    """Nested bodies from the embodiment's DH chain (one body per DH frame, joint about its z), then
+    end_effector_link (the tool frame of its kinematics) with a parallel gripper, TCP site and wrist camera."""
+    chain = emb.chain
+    assert chain is not None and chain.modified, "the DH scene builder takes Craig (modified) DH chains"
+    lines: list[str] = []
+    for i in range(chain.n):
+        link = chain.link(i, 0.0)
+        nxt = chain.link(i + 1, 0.0)[:3, 3] if i + 1 < chain.n else chain.tool[:3, 3]
+        lo, hi = emb.joint_position_limits[i]
+        lines.append(f'<body name="{emb.joint_names[i].replace("joint", "link")}" pos="{_fmt_exact(link[:3, 3])}" '
+                     f'quat="{_fmt_exact(_quat_wxyz(link[:3, :3]))}" gravcomp="1">')
+        lines.append(f'<joint name="{emb.joint_names[i]}" axis="0 0 1" range="{lo} {hi}" limited="true" '
+                     f'damping="{0.5 if i < 4 else 0.2}" armature="0.1" frictionloss="0.0"/>')
+        lines.append(_segment(_DH_LINK_RADIUS[i], _DH_LINK_MASS[i], nxt))
+    tool = chain.tool
+    cam = emb.cameras
+    assert cam is not None
+    travel, (lf, rf), (lb, rb) = emb.finger_travel, emb.finger_joints, emb.finger_bodies
+    lines += [
+        f'<body name="end_effector_link" pos="{_fmt_exact(tool[:3, 3])}" quat="{_fmt_exact(_quat_wxyz(tool[:3, :3]))}" gravcomp="1">',
+        '<site name="ee_site" pos="0 0 0" size="0.005" rgba="1 0 0 0"/>',
+        # the hand: a flat housing across the finger direction (y), as the Franka Hand
+        '<geom class="arm" type="cylinder" fromto="0 0 0 0 0 0.01" size="0.04" mass="0.1" rgba="0.2 0.2 0.2 1"/>',
+        '<geom class="arm" type="box" pos="0 0 0.035" size="0.03 0.1 0.025" mass="0.6" rgba="0.95 0.95 0.95 1"/>',
+        f'<camera name="wrist" pos="{_fmt(cam.wrist_pos)}" '
+        f'xyaxes="{_look_at_xyaxes(cam.wrist_pos, cam.wrist_target, cam.wrist_up)}" fovy="{cam.wrist_fovy}"/>',
+        f'<site name="tcp" pos="0 0 {emb.tcp_offset}" size="0.006" rgba="0 1 0 0"/>',
+    ]
+    for body, joint, sign in ((lb, lf, 1.0), (rb, rf, -1.0)):
+        lines += [
+            f'<body name="{body}" pos="0 {sign * (travel + 0.006):.4f} 0.0584" gravcomp="1">',
+            f'<joint name="{joint}" type="slide" axis="0 {-sign:.0f} 0" range="0 {travel}" damping="5" armature="0.01"/>',
+            '<geom class="finger" type="box" pos="0 0 0.028" size="0.01 0.006 0.027" mass="0.05" rgba="0.15 0.15 0.15 1"/>',
+            "</body>",
+        ]
+    lines.append("</body>")  # end_effector_link
+    lines.extend(["</body>"] * chain.n)
+    return "\n".join(lines)
+
+
+def _dh_scene(o: SceneOptions, emb: Embodiment) -> str:
+    """The tabletop with another arm: same table, objects and light; the embodiment's own cameras."""
+    act = []
+    for i, name in enumerate(emb.joint_names):
+        kp, eff = emb.servo_kp[i], emb.joint_effort_limits[i]
+        act.append(f'<position name="{name}_servo" joint="{name}" kp="{kp}" kv="{kp / 25:.1f}" '
+                   f'forcerange="{-eff} {eff}" forcelimited="true" ctrllimited="false"/>')
+    act.append(f'<position name="gripper_servo" joint="{emb.finger_joints[0]}" kp="1500" kv="15" '
+               f'ctrlrange="0 {emb.finger_travel}" forcerange="-70 70" forcelimited="true"/>')
+    cam = emb.cameras
+    assert cam is not None and emb.chain is not None
+    front = (f'<camera name="front" pos="{_fmt(cam.front_pos)}" '
+             f'xyaxes="{_look_at_xyaxes(cam.front_pos, cam.front_target)}" fovy="{cam.front_fovy}"/>')
+    base_top = emb.chain.link(0, 0.0)[2, 3]
+    base = (f'<geom class="visual" type="cylinder" fromto="0 0 0 0 0 {base_top:.6g}" size="0.065" '
+            'rgba="0.92 0.92 0.92 1"/>')
+    return _scene_xml(o, f"robovla_{emb.name}_tabletop", _dh_arm_xml(emb), act, emb.finger_joints, front, base)

@@ -379,6 +379,14 @@ def ground_instruction(text: str, task: Task | None = None) -> tuple[Task, dict[
     return None
 
 
+def wrong_instruction(task: str, rng: np.random.Generator, split: str = "eval") -> str:
+    """A phrasing of another task than `task` (control experiment: `robovla eval --control
+    wrong-instruction` asks for it while the sim judges `task`)."""
+    others = [name for name in TASK_NAMES if name != task]
+    other = TASKS[others[int(rng.integers(len(others)))]]
+    return other.instruction(other.sample_params(rng), rng, split)
+
+
 def goal_task(text: str, task: str = "") -> tuple[Task, dict[str, Any] | None] | str:
     """Which task judges a goal: `task` if named (with the colours `text` names when it is one of
     that task's phrasings; None = any), else the task `text` is a phrasing of. A str says why no

@@ -246,7 +246,11 @@ def run_training(cfg: TrainConfig, data_dirs: list[str], out_dir: str | Path, ba
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
     wrapped = _LossModule(model)
-    wrapped, optimizer, scheduler = accelerator.prepare(wrapped, optimizer, scheduler)
+    # the schedule counts optimizer steps of the global batch: not prepared, because accelerate's
+    # prepared scheduler steps once per process on each step (the cosine ran out at half the run
+    # with 2 ranks); saved and restored with the state all the same
+    wrapped, optimizer = accelerator.prepare(wrapped, optimizer)
+    accelerator.register_for_checkpointing(scheduler)
     step = 0
     best = float("inf")
     best_metrics: dict[str, float] = {}
@@ -255,6 +259,12 @@ def run_training(cfg: TrainConfig, data_dirs: list[str], out_dir: str | Path, ba
         ts = json.loads((resume_from / "trainer_state.json").read_text())
         step, best, best_metrics = int(ts["step"]), float(ts["best"]), ts["best_metrics"]
     world = accelerator.num_processes
+    if resume_from is not None and int(ts.get("world", world)) != world:
+        # the data order is numbered in global batches of world x grad_accum x batch_size: another
+        # world size would skip or repeat data and change the batch the learning rate was set for
+        raise TrainingError(f"{run} was trained with {ts['world']} process(es) and is resumed with {world}: "
+                            f"resume it with the same number (e.g. torchrun --nproc_per_node {ts['world']} "
+                            "-m robovla.cli.main train ...)")
     sampler = MixedBatchSampler([len(s) for s in sources], counts, seed=cfg.seed,
                                 start=step * cfg.grad_accum * world, rank=accelerator.process_index, world=world)
     loader = DataLoader(ConcatDataset(sources), batch_sampler=sampler, collate_fn=collate,
@@ -271,15 +281,19 @@ def run_training(cfg: TrainConfig, data_dirs: list[str], out_dir: str | Path, ba
     inner: VLAModel = accelerator.unwrap_model(wrapped).model
 
     def save_state(tag_step: int) -> None:
-        accelerator.wait_for_everyone()
+        # every rank writes its own RNG state into tmp: the stale tmp of a killed run goes before
+        # anyone writes, and tmp is renamed only once all ranks have written (without the middle
+        # barrier rank 0 moved the directory under rank 1, which died mid-save)
         target = run / "state" / f"step_{tag_step:07d}"
         tmp = run / "state" / f"step_{tag_step:07d}.tmp"
         if main and tmp.exists():
             shutil.rmtree(tmp)
+        accelerator.wait_for_everyone()
         accelerator.save_state(str(tmp))
+        accelerator.wait_for_everyone()
         if main:
             (tmp / "trainer_state.json").write_text(json.dumps(
-                {"step": tag_step, "best": best, "best_metrics": best_metrics}))
+                {"step": tag_step, "best": best, "best_metrics": best_metrics, "world": world}))
             if target.exists():
                 shutil.rmtree(target)
             os.rename(tmp, target)
@@ -317,8 +331,10 @@ def run_training(cfg: TrainConfig, data_dirs: list[str], out_dir: str | Path, ba
             break
         for micro in range(cfg.grad_accum):
             batch = next(it)
-            # seeded by the step: a resumed run drops the same words (p = 0 leaves them as they are)
-            rng = np.random.default_rng((cfg.seed, step, micro, accelerator.process_index))
+            # seeded by the global batch number the sampler dealt this rank: a resumed run drops the
+            # same words, and so does a 1-process run accumulating what 2 ranks take at once
+            # (p = 0 leaves them as they are)
+            rng = np.random.default_rng((cfg.seed, (step * cfg.grad_accum + micro) * world + accelerator.process_index))
             batch["instruction"] = drop_instruction_words(batch["instruction"], cfg.data.instruction_word_dropout, rng)
             batch = _batch_to(batch, device)
             with accelerator.accumulate(wrapped):
@@ -327,11 +343,13 @@ def run_training(cfg: TrainConfig, data_dirs: list[str], out_dir: str | Path, ba
                 if accelerator.sync_gradients and cfg.grad_clip > 0:
                     accelerator.clip_grad_norm_(wrapped.parameters(), cfg.grad_clip)
                 optimizer.step()
-                scheduler.step()
                 optimizer.zero_grad()
             window_losses.append(float(out["loss"].detach()))
+        scheduler.step()
         step += 1
         last_loss = sum(window_losses[-cfg.grad_accum:]) / cfg.grad_accum
+        if world > 1:  # the loss of the global batch, not rank 0's share of it
+            last_loss = float(accelerator.reduce(torch.tensor(last_loss, device=device), reduction="mean"))
         bar.update(1)
         elapsed = time.monotonic() - t_start
         eta = elapsed / max(1, step - start_step) * (cfg.steps - step)
@@ -339,6 +357,8 @@ def run_training(cfg: TrainConfig, data_dirs: list[str], out_dir: str | Path, ba
         if step % cfg.log_every == 0 or step == cfg.steps:
             bar.set_postfix(loss=f"{last_loss:.4f}", epoch=epoch)
             if main:
+                with metrics_file.open("a") as f:
+                    f.write(json.dumps({"step": step, "train_loss": last_loss, "lr": scheduler.get_last_lr()[0]}) + "\n")
                 writer.add_scalar("train/loss", last_loss, step)
                 writer.add_scalar("train/lr", scheduler.get_last_lr()[0], step)
                 for k in ("arm_loss", "gripper_loss", "action_mse", "gripper_acc"):

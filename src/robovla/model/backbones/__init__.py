@@ -19,7 +19,7 @@ from robovla.model.backbones.llava import LlavaAdapter, LlavaOnevisionAdapter
 from robovla.model.backbones.paligemma import PaliGemma2Adapter, PaliGemmaAdapter
 from robovla.model.backbones.qwen2_vl import Qwen25VLAdapter, Qwen2VLAdapter
 from robovla.model.backbones.smolvlm import SmolVLMAdapter
-from robovla.model.backbones.tiny import tiny_tokenizer
+from robovla.model.backbones.tiny import tiny_tokenizer, wordllama_embeddings, wordllama_tokenizer
 from robovla.model.config import BACKBONES, VLAConfig
 
 log = logging.getLogger(__name__)
@@ -61,14 +61,28 @@ def _torch_dtype(name: str) -> torch.dtype:
 
 
 def build_tiny_backbone(cfg: VLAConfig) -> BackboneAdapter:
-    """A random-weight backbone of the real class, sized by cfg.tiny (no network)."""
+    """A backbone of the real class sized by cfg.tiny (no network): random weights, or with
+    tiny.text_init=wordllama the token embeddings initialised from wordllama's."""
     cls = adapter_class(cfg.backbone)
-    tokenizer = tiny_tokenizer(cfg.tiny.vocab_size)
+    wordllama = cfg.tiny.text_init == "wordllama"
+    tokenizer = wordllama_tokenizer() if wordllama else tiny_tokenizer(cfg.tiny.vocab_size)
     vocab = len(tokenizer) + cfg.num_bins  # reserve the last ids for the action bins
     hf_config = cls.tiny_config(cfg.tiny, cfg.image_size, tokenizer, vocab)
     torch.manual_seed(cfg.seed)
     hf_model = cls.hf_class._from_config(hf_config, dtype=torch.float32)
+    if wordllama:
+        _init_token_embeddings(hf_model.get_input_embeddings().weight)
     return cls(hf_model, tokenizer, cls.tiny_image_processor(cfg.image_size), cfg.image_size)
+
+
+@torch.no_grad()
+def _init_token_embeddings(weight: torch.Tensor) -> None:
+    """Rows 0..31999 (Llama-2's ids) from wordllama, at the spread of the random init they replace,
+    so the LM sees inputs of the scale it was built for; our special tokens and the action bins
+    keep their random rows."""
+    table = wordllama_embeddings(weight.shape[1])
+    n = table.shape[0]
+    weight[:n] = table * weight[:n].std()
 
 
 def build_pretrained_backbone(cfg: VLAConfig) -> BackboneAdapter:

@@ -5,6 +5,7 @@ camera frames for GIFs. It owns its rclpy context and spins it on a background t
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,8 +19,11 @@ from sensor_msgs.msg import Image
 from robovla.action import ExecuteInstruction, RecordEpisode
 from robovla.control.image import raw_to_rgb
 from robovla.nodes.common import qos, topics
+from robovla.nodes.common.action_goals import send_goal, status_watch
 from robovla.nodes.common.background import BackgroundSpinner, wait_future
 from robovla.srv import ResetSim
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,6 +44,8 @@ class EpisodeClient:
         self.node = self._spinner.add(Node(name, namespace=namespace, context=self.context))
         self.goal_client = ActionClient(self.node, ExecuteInstruction, topics.EXECUTE_INSTRUCTION)
         self.record_client = ActionClient(self.node, RecordEpisode, topics.RECORD_EPISODE)
+        for client in (self.goal_client, self.record_client):  # made now: their latched lists arrive early
+            status_watch(client)
         self.reset_client = self.node.create_client(ResetSim, topics.RESET_SIM)
         self._lock = threading.Lock()
         self._capturing = False
@@ -96,7 +102,7 @@ class EpisodeClient:
                 on_feedback(fb.step, fb.elapsed_s, fb.state)
 
         goal = ExecuteInstruction.Goal(instruction=instruction, timeout_s=float(timeout_s), task=task)
-        handle = wait_future(self.goal_client.send_goal_async(goal, feedback_callback=feedback_cb), 30.0)
+        handle = self.send_instruction(goal, feedback_cb)
         if not handle.accepted:
             return GoalOutcome(False, message="goal rejected")
         if result_wait_s is None:
@@ -107,13 +113,17 @@ class EpisodeClient:
         outcome.steps, outcome.duration_s = res.result.steps, res.result.duration_s
         return outcome
 
+    def send_instruction(self, goal: ExecuteInstruction.Goal, feedback_cb: Callable[[Any], None] | None = None):
+        """An ExecuteInstruction goal's handle once the task manager has it (action_goals.send_goal)."""
+        return send_goal(self.goal_client, goal, feedback_callback=feedback_cb)
+
     def start_recording(self, instruction: str, episode_id: str, notes: str = "", max_duration_s: float = 0.0,
                         on_feedback: Callable[[Any], None] | None = None):
         """Start a RecordEpisode goal; its handle (RuntimeError if the recorder rejects it)."""
         goal = RecordEpisode.Goal(instruction=instruction, episode_id=episode_id, operator_notes=notes,
                                   max_duration_s=float(max_duration_s))
         cb = (lambda m: on_feedback(m.feedback)) if on_feedback else None
-        handle = wait_future(self.record_client.send_goal_async(goal, feedback_callback=cb), 30.0)
+        handle = send_goal(self.record_client, goal, feedback_callback=cb)
         if not handle.accepted:
             raise RuntimeError(f"the recorder rejected episode {episode_id}")
         return handle
