@@ -135,3 +135,54 @@ def test_a_process_late_before_the_watchers_stall_stays_late_after_it():
     assert hb.age("task_manager", 1.5) == 0.0
     hb.beat("safety_monitor", 1.52)  # and it is on time again as soon as it beats
     assert hb.late(1.53) == []
+
+
+def test_a_beat_sent_before_the_judgment_does_not_lift_it():
+    """task_manager dies; its last beat, queued in a loaded watcher, is read after the pause began."""
+    hb = Heartbeats(["task_manager"], timeout_s=0.1)
+    offset = 100.0  # the sender's steady clock has its own epoch
+    for t in np.arange(0.0, 1.0, 0.025):
+        hb.tick(t)
+        assert hb.beat("task_manager", t + 0.002, sent=t - offset)  # 2 ms transit
+    # dies at 1.0 right after a beat sent at 0.999 that the watcher has not read yet
+    for t in np.arange(1.0, 1.2, 0.02):
+        hb.tick(t)
+    assert hb.late(1.19) == ["task_manager"]
+    assert not hb.beat("task_manager", 1.2, sent=0.999 - offset), "a stale beat lifted the pause"
+    hb.tick(1.22)
+    assert hb.late(1.22) == ["task_manager"]
+    # alive after all: its next beat, sent after the judgment, is accepted and lifts it
+    assert hb.beat("task_manager", 1.25, sent=1.248 - offset)
+    assert hb.late(1.26) == []
+
+
+def test_receipt_counts_while_on_time_and_without_a_sending_time():
+    hb = Heartbeats(["task_manager"], timeout_s=0.1)
+    for t in np.arange(0.0, 0.5, 0.02):
+        hb.tick(t)
+    assert hb.late(0.48) == ["task_manager"]  # never heard: judged late at the first check
+    assert hb.beat("task_manager", 0.5, sent=7.0)  # the first beat: its own gap is the estimate
+    # a beat delayed in transit while the process is on time is not held against it
+    hb.tick(0.52)
+    assert hb.beat("task_manager", 0.6, sent=7.03)
+    assert hb.age("task_manager", 0.65) == pytest.approx(0.05)
+    # old senders (no sending time): receipt counts, as before
+    for t in np.arange(0.62, 1.01, 0.02):
+        hb.tick(t)
+    assert hb.late(1.0) == ["task_manager"]
+    assert hb.beat("task_manager", 1.01)
+    assert hb.late(1.02) == []
+
+
+def test_a_held_fault_clock_does_not_hold_the_pause_for_ever():
+    """A lock-stepped sim paused: fault time stands still, so every beat maps to the same instant."""
+    hb = Heartbeats(["vla_inference"], timeout_s=0.1)
+    for t in np.arange(0.0, 0.5, 0.025):
+        hb.tick(t)
+        hb.beat("vla_inference", t, sent=t)
+    for t in np.arange(0.5, 0.65, 0.02):  # silent: judged late
+        hb.tick(t)
+    assert hb.late(0.64) == ["vla_inference"]
+    for k in range(3):  # fault time held at 0.64 while the sender's clock runs on
+        assert hb.beat("vla_inference", 0.64, sent=0.7 + 0.025 * k)
+    assert hb.late(0.64) == []

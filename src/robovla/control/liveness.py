@@ -15,12 +15,21 @@ stalled watcher sends no motion, and safety_monitor stops the arm if the stall l
 was already late at the watcher's last tick before its stall is not excused: its silence began
 before the stall, and excusing it let a dead safety_monitor's pause lift for a moment (a CI run: 7
 motion commands reached the arm after the monitor was killed, on a loaded machine).
+
+Receipt time alone cannot tell a live process from a dead one's last beat read late: a loaded
+watcher can take a beat from its queue after the sender died and after the watcher judged it late
+(a CI run: task_manager killed, the arm paused, then one motion command went out before the next
+check paused it again). So beats carry the sender's steady clock, and once a process is judged
+late only a beat sent after the judgment lifts it. The sender's clock is mapped onto the watcher's
+by the smallest (receipt - sending) gap of its recent beats, which is its offset plus the least
+transit: no shared clock is needed, and a beat's mapped sending time is never after its receipt.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from collections import deque
 from collections.abc import Iterable
 
 #: the processes kinova_control watches by default: the goal's owner, the monitor that stops the
@@ -36,6 +45,12 @@ def watched(present: Iterable[str]) -> list[str]:
 
 
 class Heartbeats:
+    #: beats whose (receipt - sending) gaps estimate a sender's clock offset (2 s at 40 Hz). A count,
+    #: not a time span: after a long silence the few beats a dead process left queued must not be
+    #: the whole estimate (each alone would map its sending to its receipt). A sender restarted on
+    #: another clock is judged by its new offset once this many beats have come (late until then).
+    OFFSET_WINDOW = 80
+
     def __init__(self, required: list[str] | tuple[str, ...], timeout_s: float) -> None:
         if not timeout_s > 0:
             raise ValueError(f"heartbeat timeout must be positive, got {timeout_s}")
@@ -45,9 +60,23 @@ class Heartbeats:
         self._last_tick = -math.inf
         # when the watcher last came back from a stall of its own, per process it excused for it
         self._excused_from: dict[str, float] = {}
+        self._late_since: dict[str, float] = {}  # when each process now late was first judged late
+        self._gaps: dict[str, deque[float]] = {}  # recent (receipt - sending) per sender
 
-    def beat(self, node: str, t: float) -> None:
+    def beat(self, node: str, t: float, sent: float | None = None) -> bool:
+        """A beat from `node` received at t. `sent`: the sender's steady clock at sending (s, any
+        epoch; None: not known, receipt counts). False if ignored: sent before `node` was judged late."""
+        if sent is not None:
+            gaps = self._gaps.setdefault(node, deque(maxlen=self.OFFSET_WINDOW))
+            gaps.append(t - sent)
+            judged = self._late_since.get(node)
+            # strictly before: with the fault clock held (a paused sim) every beat maps to the same
+            # instant, and a beat of a paused world must not keep the arm paused for ever
+            if judged is not None and sent + min(gaps) < judged:
+                return False
+        self._late_since.pop(node, None)
         self.last[node] = t
+        return True
 
     def tick(self, t: float) -> bool:
         """The watcher's periodic check ran at t; True if it had stalled (a gap over timeout_s)."""
@@ -58,6 +87,8 @@ class Heartbeats:
                 if n not in late_before:
                     self._excused_from[n] = t
         self._last_tick = t
+        for n in self.late(t):
+            self._late_since.setdefault(n, t)
         return stalled
 
     def age(self, node: str, t: float) -> float:

@@ -185,7 +185,10 @@ class KinovaControl(Node):
             self.joint_speed = float(np.abs(v).max()) if np.all(np.isfinite(v)) else np.inf
 
     def _on_heartbeat(self, msg: Heartbeat) -> None:
-        self.heartbeats.beat(msg.node, self._fault_now())
+        sent = msg.sent_steady_ns * 1e-9 if msg.sent_steady_ns else None
+        if not self.heartbeats.beat(msg.node, self._fault_now(), sent):
+            self.get_logger().warning(f"ignored a heartbeat from {msg.node} sent before it was judged late "
+                                      "(read late from the queue): the pause stays")
 
     def _on_instruction(self, msg: Instruction) -> None:
         was_active, previous = self.active, self.episode_id

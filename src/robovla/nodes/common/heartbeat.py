@@ -22,10 +22,11 @@ PERIOD_S = 0.025  # 40 Hz: kinova_control's heartbeat_timeout_s (0.1 s) is 4 bea
 def start_heartbeat(node: Node, period_s: float = PERIOD_S, episode: Callable[[], str] = lambda: "") -> None:
     pub = node.create_publisher(Heartbeat, topics.HEARTBEAT, qos.HEARTBEAT)
     name = node.get_name()
+    steady = Clock(clock_type=ClockType.STEADY_TIME)
 
     def beat() -> None:
-        msg = Heartbeat(node=name, episode_id=episode())
+        msg = Heartbeat(node=name, episode_id=episode(), sent_steady_ns=steady.now().nanoseconds)
         msg.header.stamp = node.get_clock().now().to_msg()
         pub.publish(msg)
 
-    node.create_timer(period_s, beat, clock=Clock(clock_type=ClockType.STEADY_TIME))
+    node.create_timer(period_s, beat, clock=steady)
