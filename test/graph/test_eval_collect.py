@@ -36,6 +36,7 @@ def test_eval_scripted_20_episodes(tmp_path: Path) -> None:
     assert "| lift_block |" in (tmp_path / "x.md").read_text()
 
 
+@pytest.mark.timeout(1500)  # over the suite's 600 s per test: 1,900 sim seconds of episodes
 def test_expert_solves_50_seeds_per_task_through_ros(tmp_path: Path) -> None:
     """Every command the expert sends goes ArmCommand -> kinova_control -> Twist / gripper action -> sim."""
     out = tmp_path / "expert.json"
@@ -43,9 +44,10 @@ def test_expert_solves_50_seeds_per_task_through_ros(tmp_path: Path) -> None:
     # lock-stepped (eval's default clock, issue 17): the sim waits for each command, so DDS and
     # scheduling latency never reach the closed loop; in real time at 10x the marginal stack_blocks
     # scenes failed 3-4 of 50 on an idle 2-core machine, and a loaded one failed lights at 5x.
-    # About 3x real time on a loaded 2-core machine: ~10 min for the 1,700 sim seconds
-    assert_ok(robovla("eval", "--policy", "scripted", "--episodes", str(n), "--gif", "0",
-                "--split", "all", "--seed", "0", "--out", str(out), "--logs", str(tmp_path / "logs"), timeout=1500))
+    # One graph ran at 3.0-4.2x real time on 2 cores (454 s once, 630 s another time on the same
+    # machine); two graphs (--jobs 2, the same outcomes by design) are faster.
+    assert_ok(robovla("eval", "--policy", "scripted", "--episodes", str(n), "--gif", "0", "--jobs", "2",
+                "--split", "all", "--seed", "0", "--out", str(out), "--logs", str(tmp_path / "logs"), timeout=1400))
     s = json.loads(out.read_text())
     detail = s["per_task_detail"]
     assert set(detail) == set(TASK_NAMES)
