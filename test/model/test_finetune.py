@@ -60,3 +60,24 @@ def test_frozen_vision_and_full():
     assert frozen.parameter_counts()["trainable"] == full.parameter_counts()["total"] - n_vis
     changed = _train_step(frozen, make_batch(frozen.cfg))
     assert not any(any(k in n for k in frozen.backbone.vision_module_keys) for n in changed)
+
+
+@pytest.mark.parametrize("backbone,finetune", [("paligemma", "lora"), ("kosmos2", "full")])
+def test_activation_checkpointing_gives_the_same_loss_and_gradients(backbone, finetune, tmp_path):
+    """model.activation_checkpointing recomputes, it does not change what is learned; the setting survives a checkpoint."""
+    def grads(ckpt: bool):
+        model = build_vla(tiny_cfg(backbone, finetune=finetune, activation_checkpointing=ckpt), stats())
+        model.train()
+        out = model.compute_loss(make_batch(model.cfg))
+        out["loss"].backward()
+        return model, out["loss"].item(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    plain, loss, g = grads(False)
+    ckpt, loss_c, g_c = grads(True)
+    assert ckpt.backbone.hf.is_activation_checkpointing and not plain.backbone.hf.is_activation_checkpointing
+    assert loss_c == pytest.approx(loss, rel=1e-5)
+    assert g.keys() == g_c.keys() and g
+    for n in g:
+        torch.testing.assert_close(g_c[n], g[n], rtol=1e-4, atol=1e-6, msg=lambda m, n=n: f"{n}: {m}")
+    ckpt.save_checkpoint(tmp_path / "c")
+    assert load_vla(tmp_path / "c").cfg.activation_checkpointing

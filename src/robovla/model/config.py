@@ -95,6 +95,11 @@ class VLAConfig:
     # CPU minutes localises the arm far better from its joints than from 64 px pixels.
     state_input: bool = False
     dtype: str = "float32"
+    # Recompute the VLM's layer activations in the backward pass instead of keeping them: a policy
+    # head trains on every frame of the window, so activations grow with T. PaliGemma-3B, window 16,
+    # batch 1, LoRA, bf16: 9.7 GB peak RSS with it (bench/results/model_full_cpu.md); it costs a
+    # second forward pass through the VLM. Training only; inference is unchanged.
+    activation_checkpointing: bool = False
     seed: int = 0
     tiny: TinyBackboneConfig = field(default_factory=TinyBackboneConfig)
 

@@ -69,6 +69,9 @@ class VLAModel(nn.Module):
             )
         self.lora_module_names: list[str] = []
         self._apply_finetune()
+        if cfg.activation_checkpointing:
+            # non-reentrant: with LoRA or a frozen vision tower the checkpointed inputs need no grad
+            backbone.hf.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
 
     # ------------------------------------------------------------------ fine-tuning modes
     def _apply_finetune(self) -> None:
