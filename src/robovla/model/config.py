@@ -96,9 +96,10 @@ class VLAConfig:
     state_input: bool = False
     dtype: str = "float32"
     # Recompute the VLM's layer activations in the backward pass instead of keeping them: a policy
-    # head trains on every frame of the window, so activations grow with T. PaliGemma-3B, window 16,
-    # batch 1, LoRA, bf16: 9.7 GB peak RSS with it (bench/results/model_full_cpu.md); it costs a
-    # second forward pass through the VLM. Training only; inference is unchanged.
+    # head trains on every frame of the window, so activations grow with T. Window 16, batch 1, LoRA,
+    # bf16: PaliGemma-3B 9.7 GB peak RSS with it; KosMos-2 4.7 GB with it, 8.0 GB without
+    # (bench/results/model_full_cpu.md). It costs a second forward pass through the VLM. Training
+    # only; inference is unchanged.
     activation_checkpointing: bool = False
     seed: int = 0
     tiny: TinyBackboneConfig = field(default_factory=TinyBackboneConfig)
