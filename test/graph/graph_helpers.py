@@ -163,6 +163,7 @@ class PeerRunner:
 
     def __enter__(self) -> KortexPeer:
         self.node = self.spinner.add(KortexPeer(context=self.context, **self._kwargs))
+        self.node.spinner = self.spinner  # for failure reports: is the peer still spinning, what raised
         self.spinner.start()
         return self.node
 
@@ -178,3 +179,18 @@ def wait_for(predicate, timeout: float, period: float = 0.05):
             return value
         time.sleep(period)
     return predicate()
+
+
+def observation_failure(graph, peer: KortexPeer, node: str = "camera_sync") -> str:
+    """Why no Observation reached the peer, as far as the peer and the graph's logs can tell."""
+    spinner = getattr(peer, "spinner", None)
+    lines = [f"no observations from {node}"]
+    if spinner is not None:
+        lines.append(f"peer spinning: {spinner.is_alive()}, callback errors: {spinner.errors!r}")
+    lines.append(f"peer: {len(peer.take('observation'))} observations, {len(peer.take('window'))} windows; "
+                 f"publishers of {topics.OBSERVATION}: {peer.count_publishers(topics.OBSERVATION)}")
+    for pub in peer.cam_pubs + [peer.joint_pub]:
+        lines.append(f"{pub.topic_name}: {pub.get_subscription_count()} matched subscriptions "
+                     f"{[i.node_name for i in peer.get_subscriptions_info_by_topic(pub.topic_name)]}")
+    lines.append(f"--- end of {node}'s process log ---\n{graph.log(node)[-4000:]}")
+    return "\n".join(lines)

@@ -19,7 +19,7 @@ import time
 import pytest
 from rclpy.action import ActionClient
 
-from graph_helpers import GRAPH_NODES, PeerRunner, wait_for
+from graph_helpers import GRAPH_NODES, PeerRunner, observation_failure, wait_for
 from robovla.nodes.common.action_goals import send_goal
 from robovla.action import ExecuteInstruction
 from robovla.cli.bringup import stop_graph
@@ -45,7 +45,7 @@ def _start_episode(peer, graph):
     assert client.wait_for_server(timeout_sec=60)
     assert wait_for(lambda: set(NODES) <= set(peer.get_node_names()), 60), peer.get_node_names()
     assert wait_for(lambda: peer.driver.is_active("twist_controller"), 60), graph.log("kinova_control")[-2000:]
-    assert wait_for(lambda: peer.take("observation"), 30)
+    assert wait_for(lambda: peer.take("observation"), 60), observation_failure(graph, peer)
     # the arm is ready once every watched process has beaten: its latched status says so
     status: list = []
     peer.create_subscription(ControlStatus, topics.CONTROL_STATUS, status.append, qos.LATCHED)

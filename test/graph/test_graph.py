@@ -19,9 +19,9 @@ from robovla.action import ExecuteInstruction
 from robovla.control import kinematics
 from robovla.msg import ActionChunk, ArmCommand
 from robovla.nodes.common import topics
-from robovla.nodes.common.convert import to_time
+from robovla.nodes.common.convert import to_sec, to_time
 
-from graph_helpers import GRAPH_NODES, wait_for
+from graph_helpers import GRAPH_NODES, observation_failure, wait_for
 
 pytestmark = pytest.mark.ros
 
@@ -37,7 +37,7 @@ def graph(graph_factory, peer):
     assert client.wait_for_server(timeout_sec=60), "task_manager action server never came up"
     # ready = every node is on the graph and synchronized observations flow
     assert wait_for(lambda: set(GRAPH_NODES) <= set(peer.get_node_names()), 60), peer.get_node_names()
-    assert wait_for(lambda: peer.take("observation"), 30), "no observations from camera_sync"
+    assert wait_for(lambda: peer.take("observation"), 60), observation_failure(g, peer)
     # a reader drops what a writer it has not matched yet sends, even once the writer has matched it:
     # wait until the peer itself sees kinova_control's command publishers (a loaded CI run once got
     # 4 s of arm commands and not one twist)
@@ -125,10 +125,13 @@ def test_goal_runs_the_whole_pipeline_and_times_out(graph, peer):
     assert chunks[0].horizon == 10 and chunks[0].action_dim == 7 and chunks[0].policy == "scripted:forward"
     assert peer.take("markers"), "no RViz intent markers"
 
-    commands = [(t, m) for t, m in peer.take("arm_command") if m.twist.linear.x > 0]
-    span = commands[-1][0] - commands[0][0]
-    rate = (len(commands) - 1) / span
-    assert rate >= 45.0, f"arm commands at {rate:.1f} Hz, expected the 50 Hz control rate"
+    # the control rate from the smoother's own stamps, by the median gap: a loaded machine delays some
+    # ticks (a fresh-clone run beside an evaluation and a data collection averaged 24 Hz) but the
+    # timer's period shows in the typical gap; a smoother at 25 Hz, or one tick per chunk, fails here
+    stamps = [to_sec(m.header.stamp) for _, m in peer.take("arm_command") if m.twist.linear.x > 0]
+    gap = float(np.median(np.diff(stamps)))
+    assert len(stamps) > 50 and abs(gap - CONTROL_PERIOD) <= 0.25 * CONTROL_PERIOD, \
+        f"arm commands {gap * 1e3:.1f} ms apart (median of {len(stamps)}), expected the 50 Hz control rate"
     twists = [m for _, m in peer.take("twist")]
     moving = [m for m in twists if not is_zero(m)]
     assert moving, (f"the arm was never commanded to move ({len(twists)} twists seen); kinova_control:\n"
@@ -161,20 +164,22 @@ def test_cancel_stops_the_arm_within_a_control_period(graph, peer):
     assert wait_for(lambda: any(not is_zero(m) for _, m in peer.take("twist")), 10), "arm never moved"
     t_cancel = time.monotonic()
     _wait(handle.cancel_goal_async())
-    zero = wait_for(lambda: [t for t, m in peer.take("twist") if t >= t_cancel and is_zero(m)], 2.0)
-    assert zero, "no zero twist after cancel"
-    delay = zero[0] - t_cancel
     res = _wait(handle.get_result_async()).result
     assert not res.success and res.message == "canceled"
     # Measured from the client's cancel request (cancel service round trip + latched instruction
     # + the controller's zero twist): 4-6 ms on an idle 2-core machine, 64 ms once with three jobs
     # loading its 2 cores. The latency is a benchmark's figure (bench/bench_graph.py); what this test
     # holds is that the cancel is what stopped the arm: the goal's own timeout and the watchdog are
-    # seconds away, and nothing moves after the stop.
-    assert delay <= 1.0, f"zero twist {delay * 1e3:.0f} ms after cancel"
-    time.sleep(0.3)
-    late = [m for t, m in peer.take("twist") if t > zero[0] and not is_zero(m)]
-    assert not late, "the arm moved again after cancel"
+    # seconds away, and nothing moves after the stop. The stop is the zero twist after the last
+    # moving one: on a loaded machine safety_monitor may send a zero twist of its own (kinova_control
+    # silent 0.1 s) before the cancel reaches kinova_control, which then still moves the arm.
+    time.sleep(1.5)
+    twists = [(t, m) for t, m in peer.take("twist") if t >= t_cancel]
+    last_moving = max([t for t, m in twists if not is_zero(m)], default=t_cancel)
+    zero = [t for t, m in twists if t > last_moving and is_zero(m)]
+    assert zero, f"no zero twist after the last moving one, {last_moving - t_cancel:.3f} s after cancel"
+    delay = zero[0] - t_cancel
+    assert delay <= 1.0, f"zero twist {delay * 1e3:.0f} ms after cancel (the last moving twist {last_moving - t_cancel:.3f} s after)"
 
 
 def test_stalled_camera_stops_the_arm_within_the_watchdog(graph, peer):

@@ -10,7 +10,7 @@ import threading
 import pytest
 from rclpy.action import ActionClient
 
-from graph_helpers import GRAPH_NODES, PeerRunner, wait_for
+from graph_helpers import GRAPH_NODES, PeerRunner, observation_failure, wait_for
 from robovla.nodes.common.action_goals import send_goal
 from robovla.action import ExecuteInstruction
 from robovla.nodes.common import topics
@@ -35,7 +35,7 @@ def test_joint_trajectory_mode_streams_trajectories_jazzy_accepts(graph_factory)
         assert wait_for(lambda: set(GRAPH_NODES) <= set(peer.get_node_names()), 60)
         assert wait_for(lambda: peer.driver.is_active("joint_trajectory_controller")
                         and not peer.driver.is_active("twist_controller"), 60), graph.log("kinova_control")[-2000:]
-        assert wait_for(lambda: peer.take("observation"), 30)
+        assert wait_for(lambda: peer.take("observation"), 60), observation_failure(graph, peer)
         peer.clear()
         goal = ExecuteInstruction.Goal(instruction="push the block forward", timeout_s=3.0)
         handle = send_goal(client, goal)

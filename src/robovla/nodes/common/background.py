@@ -40,6 +40,7 @@ class SpinThread:
         self.period_s = period_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.errors: list[Exception] = []  # what callbacks raised, oldest first
 
     def start(self) -> SpinThread:
         self._thread.start()
@@ -50,10 +51,16 @@ class SpinThread:
         while not self._stop.is_set() and context.ok():
             try:
                 self.executor.spin_once(timeout_sec=self.period_s)
-            except Exception:  # the context went away under us: nothing left to serve
+            except Exception as exc:
                 if self._stop.is_set() or not context.ok():
-                    return
-                raise
+                    return  # the context went away under us: nothing left to serve
+                # a failing callback must not end the thread: every other timer, subscription and
+                # service of the executor would go silent with it, with nothing to show why
+                self.errors.append(exc)
+                log.exception("%s: a callback raised; spinning on", self._thread.name)
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
 
     def stop(self, timeout_s: float = 5.0) -> bool:
         """End the loop and join the thread; False if it is still inside a callback after timeout_s."""
@@ -85,6 +92,14 @@ class BackgroundSpinner:
 
     def start(self) -> None:
         self._spin.start()
+
+    @property
+    def errors(self) -> list[Exception]:
+        """What the nodes' callbacks raised so far (each also logged with its traceback)."""
+        return self._spin.errors
+
+    def is_alive(self) -> bool:
+        return self._spin.is_alive()
 
     def close(self) -> None:
         """Join the spin thread, then tear down executor, nodes and context. Idempotent."""
