@@ -46,7 +46,7 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=None, help="optimizer steps (default: the demo preset's)")
     ap.add_argument("--episodes", type=int, default=48, help="eval episodes per formulation")
     ap.add_argument("--chain", type=int, default=2, help="tasks in a row per episode")
-    ap.add_argument("--jobs", type=int, default=2, help="parallel evaluation graphs")
+    ap.add_argument("--jobs", type=int, default=2, help="parallel evaluation graphs (and collection processes)")
     ap.add_argument("--collect", type=int, default=400, help="demos to collect when --demos does not exist")
     ap.add_argument("--tasks", default=TASKS)
     ap.add_argument("--formulations", default=",".join(FORMULATIONS))
@@ -62,7 +62,8 @@ def main() -> int:
         partial = demos.with_name(demos.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         _run([py, "-m", "robovla", "collect", "--offline", "--episodes", str(args.collect), "--tasks", args.tasks,
-              "--noise", "0.02", "--approach-jitter", "0.025", "--out", str(partial)], runs / "collect.log")
+              "--noise", "0.02", "--approach-jitter", "0.025", "--jobs", str(args.jobs), "--out", str(partial)],
+             runs / "collect.log")
         partial.rename(demos)
     summaries: dict[str, dict] = {}
     timings: dict[str, dict] = {}

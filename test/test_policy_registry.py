@@ -15,3 +15,18 @@ def test_scripted_specs() -> None:
         load_policy("scripted:forward:fast")
     with pytest.raises(ValueError, match="unknown ScriptedPolicy pattern"):
         load_policy("scripted:juggle")
+
+
+def test_cpu_threads_set_torch_pool_of_the_process() -> None:
+    import subprocess
+    import sys
+
+    with pytest.raises(ValueError, match="cpu_threads must be >= 0"):
+        from robovla.policy.registry import set_cpu_threads
+
+        set_cpu_threads(-1)
+    # in a process of its own: the setting is process-wide
+    code = ("import torch; from robovla.policy.registry import set_cpu_threads; n = torch.get_num_threads(); "
+            "set_cpu_threads(0); assert torch.get_num_threads() == n; set_cpu_threads(1); print(torch.get_num_threads())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "1"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from robovla.control.latency import ObservationAgeConfig, ObservationAgeLimit
-from robovla.control.liveness import Heartbeats
+from robovla.control.liveness import FaultClock, Heartbeats
 from robovla.control.monitor import CommandMonitor, MonitorConfig
 
 
@@ -186,3 +186,35 @@ def test_a_held_fault_clock_does_not_hold_the_pause_for_ever():
     for k in range(3):  # fault time held at 0.64 while the sender's clock runs on
         assert hb.beat("vla_inference", 0.64, sent=0.7 + 0.025 * k)
     assert hb.late(0.64) == []
+
+
+def test_live_beats_lift_a_pause_whatever_fault_time_did_before():
+    """Fault time ran at half the wall clock's rate (a slow lock-stepped sim), then stood still (the
+    sim waiting for the graph): judged on the steady clock, a beat sent after the judgment lifts the
+    pause, one sent before it does not. On fault time, every live beat of the wait was refused."""
+    hb = Heartbeats(["vla_inference"], timeout_s=0.1)
+    offset = 40.0  # the sender's steady clock has its own epoch
+    for wall in np.arange(0.0, 2.0, 0.025):  # fault time = wall / 2
+        hb.tick(wall / 2, wall)
+        assert hb.beat("vla_inference", wall / 2 + 0.001, sent=wall - offset, wall=wall + 0.002)
+    for wall in np.arange(2.0, 2.3, 0.025):  # silent; fault time 1.0 -> 1.15
+        hb.tick(wall / 2, wall)
+    assert hb.late(1.15) == ["vla_inference"]  # judged at wall 2.2 (fault 1.1)
+    queued = 1.999 - offset  # sent before the judgment, read during the wait
+    assert not hb.beat("vla_inference", 1.15, sent=queued, wall=2.31), "a stale beat lifted the pause"
+    hb.tick(1.15, 2.32)  # the sim waits: fault time stands at 1.15
+    assert hb.beat("vla_inference", 1.15, sent=2.33 - offset, wall=2.332), "a live beat was refused"
+    assert hb.late(1.15) == []
+
+
+def test_fault_clock_never_runs_ahead_of_the_wall_clock_with_readings_out_of_order():
+    """Readings are taken before the lock: a thread can bring in an older reading after a newer one."""
+    clock = FaultClock()
+    clock.now(0.0, 100.0)
+    assert clock.now(0.2, 100.2) == pytest.approx(0.2)
+    assert clock.now(0.1, 100.1) == pytest.approx(0.2)  # the older reading, late: nothing new
+    assert clock.now(0.3, 100.3) == pytest.approx(0.3)  # counted the 0.1-0.2 interval twice before
+    assert clock.now(0.4, 100.25) == pytest.approx(0.3)  # a node reading from before: nothing new
+    assert clock.now(0.5, 100.5) == pytest.approx(0.5)
+    assert clock.now(0.6, 0.0) == pytest.approx(0.5)  # the sim restarted (clock far back): no step
+    assert clock.now(0.7, 0.1) == pytest.approx(0.6)

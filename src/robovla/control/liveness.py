@@ -23,6 +23,10 @@ check paused it again). So beats carry the sender's steady clock, and once a pro
 late only a beat sent after the judgment lifts it. The sender's clock is mapped onto the watcher's
 by the smallest (receipt - sending) gap of its recent beats, which is its offset plus the least
 transit: no shared clock is needed, and a beat's mapped sending time is never after its receipt.
+That comparison is made on the watcher's steady clock (`wall`), not on fault time: fault time
+stands still while a lock-stepped sim waits and runs slower while it is slow, so a sender's
+steady clock mapped onto it drifts, and a live process's beats were taken for stale ones for the
+whole 5 s of a lock-step wait (a loaded run of test_lockstep).
 """
 
 from __future__ import annotations
@@ -60,26 +64,31 @@ class Heartbeats:
         self._last_tick = -math.inf
         # when the watcher last came back from a stall of its own, per process it excused for it
         self._excused_from: dict[str, float] = {}
-        self._late_since: dict[str, float] = {}  # when each process now late was first judged late
-        self._gaps: dict[str, deque[float]] = {}  # recent (receipt - sending) per sender
+        # when each process now late was first judged late, on the watcher's steady clock
+        self._late_since: dict[str, float] = {}
+        self._gaps: dict[str, deque[float]] = {}  # recent (steady receipt - sending) per sender
+        self.refused_by: dict[str, float] = {}  # per sender: how long before the judgment its last refused beat was sent
 
-    def beat(self, node: str, t: float, sent: float | None = None) -> bool:
-        """A beat from `node` received at t. `sent`: the sender's steady clock at sending (s, any
-        epoch; None: not known, receipt counts). False if ignored: sent before `node` was judged late."""
+    def beat(self, node: str, t: float, sent: float | None = None, wall: float | None = None) -> bool:
+        """A beat from `node` received at fault time t (`wall`: the watcher's steady clock then;
+        None: t is one). `sent`: the sender's steady clock at sending (s, any epoch; None: not known,
+        receipt counts). False if ignored: sent before `node` was judged late."""
         if sent is not None:
+            received = t if wall is None else wall
             gaps = self._gaps.setdefault(node, deque(maxlen=self.OFFSET_WINDOW))
-            gaps.append(t - sent)
+            gaps.append(received - sent)
             judged = self._late_since.get(node)
-            # strictly before: with the fault clock held (a paused sim) every beat maps to the same
-            # instant, and a beat of a paused world must not keep the arm paused for ever
+            # strictly before: a beat mapped to the judgment's own instant is not a stale one
             if judged is not None and sent + min(gaps) < judged:
+                self.refused_by[node] = judged - (sent + min(gaps))
                 return False
         self._late_since.pop(node, None)
         self.last[node] = t
         return True
 
-    def tick(self, t: float) -> bool:
-        """The watcher's periodic check ran at t; True if it had stalled (a gap over timeout_s)."""
+    def tick(self, t: float, wall: float | None = None) -> bool:
+        """The watcher's periodic check ran at fault time t (`wall`: its steady clock then; None: t
+        is one); True if it had stalled (a gap over timeout_s)."""
         stalled = t - self._last_tick > self.timeout_s and math.isfinite(self._last_tick)
         if stalled:
             late_before = set(self.late(self._last_tick))
@@ -88,7 +97,7 @@ class Heartbeats:
                     self._excused_from[n] = t
         self._last_tick = t
         for n in self.late(t):
-            self._late_since.setdefault(n, t)
+            self._late_since.setdefault(n, t if wall is None else wall)
         return stalled
 
     def age(self, node: str, t: float) -> float:
@@ -138,10 +147,19 @@ class FaultClock:
         self._carry = 0.0
         self._t = 0.0
 
+    #: the node clock going back further than this is a restarted sim; less, a reading taken before
+    #: another thread's (the readings are taken before the lock)
+    RESTART_S = 1.0
+
     def now(self, wall: float, node: float) -> float:
         """Fault time for a reading of the steady wall clock and the node clock (seconds)."""
         with self._lock:
             if self._wall is not None:
+                if wall < self._wall or self._node - self.RESTART_S <= node < self._node:
+                    # read before another thread's reading that came in first: nothing new. Taking it
+                    # as the latest counted the wall time between the two twice, and fault time ran
+                    # ahead of the wall clock on a loaded machine
+                    return self._t
                 node_step = node - self._node
                 if node_step < 0:  # the node clock went back (a sim restarted): nothing carried over
                     self._carry, node_step = 0.0, 0.0

@@ -169,6 +169,10 @@ class KinovaControl(Node):
     def _fault_now(self) -> float:
         return self.fault_clock.now(time.monotonic(), self._now())
 
+    def _fault_and_wall(self) -> tuple[float, float]:
+        wall = time.monotonic()
+        return self.fault_clock.now(wall, self._now()), wall
+
     def _on_joints(self, msg: JointState) -> None:
         self._joints_in.tick(self.diag.now())
         now = self._now()
@@ -186,9 +190,11 @@ class KinovaControl(Node):
 
     def _on_heartbeat(self, msg: Heartbeat) -> None:
         sent = msg.sent_steady_ns * 1e-9 if msg.sent_steady_ns else None
-        if not self.heartbeats.beat(msg.node, self._fault_now(), sent):
-            self.get_logger().warning(f"ignored a heartbeat from {msg.node} sent before it was judged late "
-                                      "(read late from the queue): the pause stays")
+        now, wall = self._fault_and_wall()
+        if not self.heartbeats.beat(msg.node, now, sent, wall):
+            self.get_logger().warning(f"ignored a heartbeat from {msg.node} sent "
+                                      f"{self.heartbeats.refused_by[msg.node] * 1e3:.0f} ms before it was judged late "
+                                      "(read late from the queue): the pause stays", throttle_duration_sec=1.0)
 
     def _on_instruction(self, msg: Instruction) -> None:
         was_active, previous = self.active, self.episode_id
@@ -345,8 +351,8 @@ class KinovaControl(Node):
         self._report_sent(np.zeros(3), np.zeros(3), -1.0, self._answering)
 
     def _watchdog(self) -> None:
-        now = self._fault_now()  # heartbeats and the lease; the command watchdog below: node clock
-        if self.heartbeats.tick(now):
+        now, wall = self._fault_and_wall()  # heartbeats and the lease; the command watchdog below: node clock
+        if self.heartbeats.tick(now, wall):
             # safety_monitor may have deactivated our controller while we were silent
             self.get_logger().warning("kinova_control itself was stalled: heartbeat ages count from now; "
                                       "checking the controller")

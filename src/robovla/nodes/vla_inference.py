@@ -32,7 +32,7 @@ from robovla.nodes.common.intra_process import IntraProcessPublisher, subscribe
 from robovla.nodes.common.heartbeat import start_heartbeat
 from robovla.nodes.common.params import declare_config
 from robovla.nodes.common.runner import run
-from robovla.policy.registry import load_policy
+from robovla.policy.registry import load_policy, set_cpu_threads
 from robovla.policy.types import ObservationWindow as Window
 
 
@@ -53,13 +53,18 @@ class InferenceParams:
     # lock-step sim (robovla eval): answer every window, in order, instead of only the newest; the
     # sim waits for each answer, so no backlog builds up, and no frame is skipped by chance
     every_window: bool = False
+    # torch intra-op threads for a CPU policy (0: torch's default, one per core); robovla eval sets
+    # a quarter of the cores: the graph's other processes need the rest (policy.registry.set_cpu_threads)
+    cpu_threads: int = 0
 
 
 class VlaInference(Node):
     def __init__(self) -> None:
         super().__init__("vla_inference")
         self.p = declare_config(self, InferenceParams)
-        self.get_logger().info(f"loading policy {self.p.policy!r} on {self.p.device}")
+        set_cpu_threads(self.p.cpu_threads)
+        self.get_logger().info(f"loading policy {self.p.policy!r} on {self.p.device}"
+                               + (f" ({self.p.cpu_threads} CPU threads)" if self.p.cpu_threads else ""))
         self.policy = load_policy(self.p.policy, dt=self.p.dt, horizon=self.p.horizon, device=self.p.device)
         self.get_logger().info(f"policy ready: {self.policy.name}")
         self._lock = threading.Lock()

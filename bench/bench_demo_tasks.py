@@ -1,0 +1,84 @@
+"""The committed demo VLA on all nine sim tasks, CALVIN-style, with the scripted expert beside it
+and the two controls (blank cameras, wrong instruction).
+
+    source scripts/env.sh && python bench/bench_demo_tasks.py [--policy checkpoints/demo] [--episodes 45] [--chain 5]
+
+Every row is a `robovla eval` run (lock-step, held-out seeds and phrasings, tasks rotating over
+the episodes, chains of --chain on the same scene until one fails), so the figures do not depend
+on the machine's load. A run whose JSON exists under --runs is reused. Writes
+bench/results/demo_tasks.json, demo_tasks.md (Wilson 95 % intervals) and demo_tasks_chain.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from robovla.sim.benchmark import comparison_table, plot_chain  # noqa: E402
+from robovla.sim.tasks import TASKS  # noqa: E402
+
+#: row name -> (policy, extra eval arguments); "{policy}" is --policy
+ROWS = {
+    "demo VLA": ("{policy}", []),
+    "scripted expert (reference)": ("scripted", []),
+    "demo VLA, blank cameras": ("{policy}", ["--control", "blank-cameras"]),
+    "demo VLA, wrong instruction": ("{policy}", ["--control", "wrong-instruction"]),
+}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--policy", default=str(ROOT / "checkpoints" / "demo"))
+    ap.add_argument("--episodes", type=int, default=45, help="episodes (chains) per row; tasks rotate")
+    ap.add_argument("--chain", type=int, default=5)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--tasks", default=",".join(TASKS))
+    ap.add_argument("--runs", default="runs/demo_tasks", help="directory for the eval JSONs and logs")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "demo_tasks"))
+    args = ap.parse_args()
+
+    runs = Path(args.runs).resolve()
+    runs.mkdir(parents=True, exist_ok=True)
+    tasks = [t for t in args.tasks.split(",") if t]
+    summaries: dict[str, dict] = {}
+    commands: dict[str, str] = {}
+    for i, (name, (policy, extra)) in enumerate(ROWS.items()):
+        result = runs / f"row{i}.json"
+        cmd = [sys.executable, "-m", "robovla", "eval", "--policy", policy.format(policy=args.policy),
+               "--tasks", args.tasks, "--episodes", str(args.episodes), "--chain", str(args.chain), "--gif", "0",
+               "--jobs", str(args.jobs), *extra, "--out", str(result)]
+        commands[name] = " ".join(["robovla", *cmd[3:]])
+        if not result.is_file():
+            print("$", commands[name], flush=True)
+            with (runs / f"row{i}.log").open("w") as log:
+                if subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT).returncode != 0:
+                    raise SystemExit(f"{name}: eval failed; see {runs / f'row{i}.log'}")
+        summaries[name] = json.loads(result.read_text())
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps({"tasks": tasks, "episodes": args.episodes, "chain": args.chain,
+                                                    "commands": commands, "results": summaries}, indent=2))
+    table = comparison_table(summaries, tasks, args.chain)
+    stalls = {n: s.get("lockstep_stalls") for n, s in summaries.items()}
+    lines = [f"# The demo VLA on all nine tasks ({args.episodes} held-out episodes per row, chains of {args.chain})",
+             "", table, "",
+             "Per-task columns count every attempt, chain links included. Lock-step stalls per row: "
+             + ", ".join(f"{n} {v}" for n, v in stalls.items()) + ".", "",
+             f"Command: `python bench/bench_demo_tasks.py {' '.join(sys.argv[1:])}`; each row:", ""]
+    lines += [f"- {n}: `{c}`" for n, c in commands.items()]
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    plot_chain(summaries, out.with_name(out.name + "_chain.png"),
+               title=f"{args.episodes} held-out episodes, chains of {args.chain}")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
