@@ -34,7 +34,7 @@ ROWS = {
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--policy", default=str(ROOT / "checkpoints" / "demo"))
+    ap.add_argument("--policy", default="checkpoints/demo", help="a checkpoint dir (relative: to the checkout)")
     ap.add_argument("--episodes", type=int, default=45, help="episodes (chains) per row; tasks rotate")
     ap.add_argument("--chain", type=int, default=5)
     ap.add_argument("--jobs", type=int, default=2)
@@ -53,7 +53,7 @@ def main() -> int:
         cmd = [sys.executable, "-m", "robovla", "eval", "--policy", policy.format(policy=args.policy),
                "--tasks", args.tasks, "--episodes", str(args.episodes), "--chain", str(args.chain), "--gif", "0",
                "--jobs", str(args.jobs), *extra, "--out", str(result)]
-        commands[name] = " ".join(["robovla", *cmd[3:]])
+        commands[name] = " ".join(["robovla", *cmd[3:-1], "ROW.json"])
         if not result.is_file():
             print("$", commands[name], flush=True)
             with (runs / f"row{i}.log").open("w") as log:

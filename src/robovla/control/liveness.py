@@ -147,18 +147,16 @@ class FaultClock:
         self._carry = 0.0
         self._t = 0.0
 
-    #: the node clock going back further than this is a restarted sim; less, a reading taken before
-    #: another thread's (the readings are taken before the lock)
-    RESTART_S = 1.0
-
     def now(self, wall: float, node: float) -> float:
         """Fault time for a reading of the steady wall clock and the node clock (seconds)."""
         with self._lock:
             if self._wall is not None:
-                if wall < self._wall or self._node - self.RESTART_S <= node < self._node:
-                    # read before another thread's reading that came in first: nothing new. Taking it
-                    # as the latest counted the wall time between the two twice, and fault time ran
-                    # ahead of the wall clock on a loaded machine
+                if wall < self._wall:
+                    # read before another thread's reading that came in first (the readings are taken
+                    # before the lock): nothing new. Taking it as the latest counted the wall time
+                    # between the two twice, and fault time ran ahead of the wall clock on a loaded
+                    # machine. (A node clock that goes back while the wall clock goes on is a
+                    # restarted sim, or a robot's system time stepped back: below.)
                     return self._t
                 node_step = node - self._node
                 if node_step < 0:  # the node clock went back (a sim restarted): nothing carried over
