@@ -209,6 +209,15 @@ def partial_graph_overrides(nodes: list[str] | tuple[str, ...]) -> dict[str, Any
 LOCKSTEP_SLOP_S = 0.005
 
 
+def sim_policy_threads() -> int:
+    """torch threads for the policy of a sim graph (vla_inference.cpu_threads): a quarter of the
+    cores. The sim and the control process run on the same machine, and torch's default pool (a
+    thread per core) spins for the cores they need (policy.registry.set_cpu_threads). Not a
+    function of `robovla eval --jobs`: a thread count can change a policy's floating-point sums,
+    and an episode's outcome must not depend on --jobs."""
+    return max(1, (os.cpu_count() or 1) // 4)
+
+
 def apply_sim_time(specs: list[NodeSpec]) -> None:
     """The sim graph's clock, set in this one place (the launch file, `robovla bringup --sim`,
     `robovla eval/collect` all resolve through here): every node runs with use_sim_time on the

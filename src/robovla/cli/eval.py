@@ -118,14 +118,6 @@ def checkpoint_hash(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def policy_cpu_threads() -> int:
-    """torch threads of the policy in each graph: a quarter of the cores. torch's default pool (a
-    thread per core) spins for cores the sim, the control process and other graphs need
-    (policy.registry.set_cpu_threads). Not a function of --jobs: a thread count can change a
-    policy's floating-point sums, and an episode's outcome must not depend on --jobs."""
-    return max(1, (os.cpu_count() or 1) // 4)
-
-
 def software_versions() -> dict[str, str]:
     """What the run ran on: Python, ROS, the libraries a score depends on, and this checkout."""
     import os
@@ -167,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
     if not expert and not Path(args.policy).is_dir():
         print(f"error: --policy {args.policy!r} is neither 'scripted' nor a checkpoint directory", file=sys.stderr)
         return 2
+    from robovla.graph import sim_policy_threads
+
     lockstep = args.clock == "lockstep"
     speed = args.speed if args.speed is not None else (3.0 if expert else 1.0)
     if speed <= 0:
@@ -215,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
         overrides={k: v for k, v in user_sets.items()}, seeds=[p.seed for p in plans], control=args.control,
         tasks=tasks or None, device=None if expert else args.device, versions=software_versions(),
         jobs=args.jobs, wall_s=time.monotonic() - t_start, episodes_wall_s=episodes_wall, sim_s=sim_s,
-        cpu_threads=None if expert else user_sets.get("vla_inference.cpu_threads", policy_cpu_threads()),
+        cpu_threads=None if expert else user_sets.get("vla_inference.cpu_threads", sim_policy_threads()),
         real_time_factor=sim_s / episodes_wall if episodes_wall > 0 else None,
         episodes_per_minute=len(records) * 60.0 / episodes_wall if episodes_wall > 0 else None,
         lockstep_stalls=result.stalls if lockstep else None)
@@ -267,7 +261,7 @@ def _run_episodes(args: argparse.Namespace, plans: list, expert: bool, lockstep:
     import numpy as np
 
     from robovla.cli.session import EXPERT_NODES, SimSession
-    from robovla.graph import checkpoint_overrides
+    from robovla.graph import checkpoint_overrides, sim_policy_threads
     from robovla.sim.benchmark import EpisodeRecord, TaskAttempt, write_gif
     from robovla.sim.tasks import wrong_instruction
 
@@ -287,7 +281,7 @@ def _run_episodes(args: argparse.Namespace, plans: list, expert: bool, lockstep:
     arguments = {} if expert else {"checkpoint": str(Path(args.policy).resolve())}
     if not expert:
         overrides["vla_inference.device"] = args.device
-        overrides["vla_inference.cpu_threads"] = policy_cpu_threads()
+        overrides["vla_inference.cpu_threads"] = sim_policy_threads()
         if "vla_inference.policy" in user_sets:  # another policy on this checkpoint's graph
             overrides.update(checkpoint_overrides(str(Path(args.policy).resolve())))
     overrides.update(user_sets)
