@@ -41,14 +41,17 @@ def main() -> int:
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--runs", default="runs/demo_tasks", help="directory for the eval JSONs and logs")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "demo_tasks"))
+    ap.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated rows to run (default: all of {list(ROWS)})")
     args = ap.parse_args()
+    rows = {n: ROWS[n] for n in args.rows.split(",") if n}
 
     runs = Path(args.runs).resolve()
     runs.mkdir(parents=True, exist_ok=True)
     tasks = [t for t in args.tasks.split(",") if t]
     summaries: dict[str, dict] = {}
     commands: dict[str, str] = {}
-    for i, (name, (policy, extra)) in enumerate(ROWS.items()):
+    for name, (policy, extra) in rows.items():
+        i = list(ROWS).index(name)
         result = runs / f"row{i}.json"
         cmd = [sys.executable, "-m", "robovla", "eval", "--policy", policy.format(policy=args.policy),
                "--tasks", args.tasks, "--episodes", str(args.episodes), "--chain", str(args.chain), "--gif", "0",
