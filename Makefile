@@ -72,7 +72,7 @@ pretrain: setup
 
 # The RoboVLMs formulation ablation on the train-demo demonstrations (bench/bench_ablation.py).
 ablation: setup
-	@$(ENV) && python bench/bench_ablation.py --demos $(DEMO_RUN)/demos
+	@$(ENV) && python bench/bench_ablation.py --demos $(DEMO_RUN)/demos --steps 1000 --episodes 48 --chain 2
 
 bench: setup
 	@$(ENV) && for b in $$(ls bench/bench_*.py | grep -v -E 'ablation|text_init'); do echo "== $$b"; python $$b || exit 1; done
