@@ -61,7 +61,8 @@ def set_cpu_threads(threads: int) -> None:
     Why: a sim graph shares the machine's cores with the sim, the control process and, under
     `robovla eval --jobs N`, other graphs. torch's default pool then spins for cores that are busy:
     one step of the demo VLA took 19 ms of CPU with 1 thread and 328 ms with 2 on a loaded 2-core
-    machine (/tmp/threads.py, 2026-12-02). Process-wide, as torch's setting is."""
+    machine (medians of a 100-step VLAPolicy.step loop over 64 px windows, 2026-12-02).
+    Process-wide, as torch's setting is."""
     if threads < 0:
         raise ValueError(f"cpu_threads must be >= 0 (0: torch's default), got {threads}")
     if threads:
