@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from robovla.cli.bringup import process_command
-from robovla.graph import group_processes, resolve_graph
+from robovla.graph import group_processes, resolve_graph, sim_policy_threads
 from robovla.nodes.common import topics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -378,3 +378,12 @@ def test_teleop_graph_has_no_policy_starts_the_recorder_and_watches_only_what_ru
     plan = plan_bringup({"sim": "true", "teleop": "true"}, _share_of(set()))
     started = {n.name for proc in plan.processes for n in proc.nodes}
     assert started == {"task_manager", "kinova_control", "safety_monitor", "recorder", "sim"}
+
+
+def test_sim_graph_sizes_the_policy_torch_pool_and_a_user_count_stays() -> None:
+    def threads(**kwargs) -> int:
+        return next(s for s in resolve_graph(**kwargs) if s.name == "vla_inference").parameters.get("cpu_threads", 0)
+
+    assert threads(sim=True) == sim_policy_threads() >= 1
+    assert threads(sim=False) == 0  # a robot PC keeps torch's default
+    assert threads(sim=True, overrides={"vla_inference.cpu_threads": 3}) == 3

@@ -26,7 +26,9 @@ def test_cpu_threads_set_torch_pool_of_the_process() -> None:
 
         set_cpu_threads(-1)
     # in a process of its own: the setting is process-wide
-    code = ("import torch; from robovla.policy.registry import set_cpu_threads; n = torch.get_num_threads(); "
-            "set_cpu_threads(0); assert torch.get_num_threads() == n; set_cpu_threads(1); print(torch.get_num_threads())")
+    code = ("from robovla.policy.registry import set_cpu_threads; assert not set_cpu_threads(1); "
+            "import torch; n = torch.get_num_threads(); "
+            "assert not set_cpu_threads(0) and torch.get_num_threads() == n; assert set_cpu_threads(1); "
+            "print(torch.get_num_threads())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "1"

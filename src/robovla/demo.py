@@ -44,7 +44,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     from robovla.cli.session import SimSession
-    from robovla.graph import sim_policy_threads
     from robovla.sim.benchmark import write_gif
     from robovla.sim.tasks import get_task
 
@@ -70,8 +69,6 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {"sim.task": args.task, "sim.seed": args.seed, "sim.split": "eval",
                  "recorder.output_dir": str(out / "bags"),
                  "recorder.default_success": False}
-    if not scripted:  # the VLA's torch pool, sized for a machine the sim shares
-        overrides["vla_inference.cpu_threads"] = sim_policy_threads()
     session = SimSession(overrides, arguments={"checkpoint": checkpoint}, log_dir=args.logs or out / "logs",
                          camera="front", recorder=True)
     print(f"graph: {', '.join(s.name for s in session.specs)} (logs in {session.log_dir})", flush=True)

@@ -229,6 +229,8 @@ def apply_sim_time(specs: list[NodeSpec]) -> None:
     by_name = {s.name: s for s in specs}
     for spec in specs:  # the sim itself is the clock: it stamps with its own time
         spec.parameters["use_sim_time"] = spec.name != "sim"
+    if "vla_inference" in by_name and not by_name["vla_inference"].parameters.get("cpu_threads"):
+        by_name["vla_inference"].parameters["cpu_threads"] = sim_policy_threads()  # a count set by the user stays
     latency = float((by_name["action_smoother"].parameters if "action_smoother" in by_name else {})
                     .get("latency_model_s", 0.0))
     for name in ("sim", "task_manager"):

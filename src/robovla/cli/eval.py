@@ -261,7 +261,7 @@ def _run_episodes(args: argparse.Namespace, plans: list, expert: bool, lockstep:
     import numpy as np
 
     from robovla.cli.session import EXPERT_NODES, SimSession
-    from robovla.graph import checkpoint_overrides, sim_policy_threads
+    from robovla.graph import checkpoint_overrides
     from robovla.sim.benchmark import EpisodeRecord, TaskAttempt, write_gif
     from robovla.sim.tasks import wrong_instruction
 
@@ -281,7 +281,6 @@ def _run_episodes(args: argparse.Namespace, plans: list, expert: bool, lockstep:
     arguments = {} if expert else {"checkpoint": str(Path(args.policy).resolve())}
     if not expert:
         overrides["vla_inference.device"] = args.device
-        overrides["vla_inference.cpu_threads"] = sim_policy_threads()
         if "vla_inference.policy" in user_sets:  # another policy on this checkpoint's graph
             overrides.update(checkpoint_overrides(str(Path(args.policy).resolve())))
     overrides.update(user_sets)

@@ -167,7 +167,7 @@ class KinovaControl(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _fault_now(self) -> float:
-        return self.fault_clock.now(time.monotonic(), self._now())
+        return self._fault_and_wall()[0]
 
     def _fault_and_wall(self) -> tuple[float, float]:
         wall = time.monotonic()

@@ -53,8 +53,8 @@ class InferenceParams:
     # lock-step sim (robovla eval): answer every window, in order, instead of only the newest; the
     # sim waits for each answer, so no backlog builds up, and no frame is skipped by chance
     every_window: bool = False
-    # torch intra-op threads for a CPU policy (0: torch's default, one per core); robovla eval sets
-    # a quarter of the cores: the graph's other processes need the rest (policy.registry.set_cpu_threads)
+    # torch intra-op threads for a CPU policy (0: torch's default, one per core); a sim graph sets a
+    # quarter of the cores: the sim and control need the rest (graph.sim_policy_threads)
     cpu_threads: int = 0
 
 
@@ -62,10 +62,10 @@ class VlaInference(Node):
     def __init__(self) -> None:
         super().__init__("vla_inference")
         self.p = declare_config(self, InferenceParams)
-        set_cpu_threads(self.p.cpu_threads)
-        self.get_logger().info(f"loading policy {self.p.policy!r} on {self.p.device}"
-                               + (f" ({self.p.cpu_threads} CPU threads)" if self.p.cpu_threads else ""))
+        self.get_logger().info(f"loading policy {self.p.policy!r} on {self.p.device}")
         self.policy = load_policy(self.p.policy, dt=self.p.dt, horizon=self.p.horizon, device=self.p.device)
+        if set_cpu_threads(self.p.cpu_threads):
+            self.get_logger().info(f"torch runs on {self.p.cpu_threads} CPU threads")
         self.get_logger().info(f"policy ready: {self.policy.name}")
         self._lock = threading.Lock()
         self.instruction, self.episode_id, self.active = "", "", False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +56,9 @@ def load_policy(spec: str, **kwargs: Any) -> Policy:
     )
 
 
-def set_cpu_threads(threads: int) -> None:
-    """torch's intra-op threads for this process; 0 leaves torch's default (one per core).
+def set_cpu_threads(threads: int) -> bool:
+    """torch's intra-op threads for this process; 0 leaves torch's default (one per core), and so
+    does a process that has not imported torch (a scripted placeholder). True if it was set.
 
     Why: a sim graph shares the machine's cores with the sim, the control process and, under
     `robovla eval --jobs N`, other graphs. torch's default pool then spins for cores that are busy:
@@ -65,10 +67,11 @@ def set_cpu_threads(threads: int) -> None:
     Process-wide, as torch's setting is."""
     if threads < 0:
         raise ValueError(f"cpu_threads must be >= 0 (0: torch's default), got {threads}")
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    torch = sys.modules.get("torch")
+    if not threads or torch is None:
+        return False
+    torch.set_num_threads(threads)
+    return True
 
 
 def _only(kwargs: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
