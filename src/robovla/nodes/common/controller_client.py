@@ -13,6 +13,7 @@ from rclpy.node import Node
 from robovla.control.controllers import SwitchPlan
 from robovla.nodes.common import topics
 from robovla.nodes.common.background import wait_future
+from robovla.nodes.common.service_calls import call_idempotent
 
 
 class ControllerManagerClient:
@@ -29,10 +30,11 @@ class ControllerManagerClient:
 
     def states(self, timeout_s: float = 5.0) -> dict[str, str]:
         """list_controllers: name -> state ('active', 'inactive', ...)."""
-        res = _call(self.list_client, self._list_type.Request(), timeout_s)
+        res = call_idempotent(self.list_client, self._list_type.Request(), timeout_s, reply_wait_s=timeout_s / 2)
         return {c.name: c.state for c in res.controller}
 
     def switch(self, plan: SwitchPlan, timeout_s: float = 5.0) -> tuple[bool, str]:
+        # sent once: a STRICT switch repeated after it took effect fails (already active)
         req = self._switch_type.Request(activate_controllers=list(plan.activate),
                                         deactivate_controllers=list(plan.deactivate),
                                         strictness=self._switch_type.Request.STRICT, activate_asap=True)
