@@ -52,6 +52,9 @@ def main() -> int:
     ap.add_argument("--formulations", default=",".join(FORMULATIONS))
     ap.add_argument("--extra", action="append", default=[], metavar="NAME=EVAL.json", help="extra rows")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "ablation"))
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the rows (results, timings) of the existing --out JSON that this run does not redo; "
+                         "its tasks, episodes and chain must match")
     args = ap.parse_args()
 
     runs = Path(args.runs).resolve()
@@ -67,6 +70,18 @@ def main() -> int:
         partial.rename(demos)
     summaries: dict[str, dict] = {}
     timings: dict[str, dict] = {}
+    kept: list[str] = []
+    out = Path(args.out)
+    if args.merge and out.with_suffix(".json").is_file():
+        before = json.loads(out.with_suffix(".json").read_text())
+        same = (before["tasks"], before["episodes"], before["chain"]) == (args.tasks.split(","), args.episodes, args.chain)
+        if not same:
+            raise SystemExit(f"--merge: {out.with_suffix('.json')} was measured on tasks {before['tasks']}, "
+                             f"{before['episodes']} episodes, chains of {before['chain']}: not comparable")
+        redo = set(args.formulations.split(","))
+        kept = [k for k in before["results"] if k not in redo]
+        summaries.update({k: before["results"][k] for k in kept})
+        timings.update({k: v for k, v in before["timings"].items() if k not in redo})
     for form in [f for f in args.formulations.split(",") if f]:
         run = runs / form
         t0 = time.monotonic()
@@ -95,7 +110,6 @@ def main() -> int:
         name, _, path = item.partition("=")
         summaries[name] = json.loads(Path(path).read_text())
 
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"tasks": args.tasks.split(","), "episodes": args.episodes,
                                                     "chain": args.chain, "timings": timings,
@@ -103,7 +117,9 @@ def main() -> int:
     table = comparison_table(summaries, args.tasks.split(","), args.chain)
     out.with_suffix(".md").write_text(
         f"# Formulation ablation ({args.episodes} held-out episodes each, chains of {args.chain}, tasks {args.tasks})\n\n"
-        f"{table}\n\nCommand: `python bench/bench_ablation.py {' '.join(sys.argv[1:])}`\n")
+        f"{table}\n\nCommand: `python bench/bench_ablation.py {' '.join(sys.argv[1:])}`"
+        + (f" (rows {', '.join(kept)} kept from the earlier run of this file, same demos, steps and episodes)" if kept else "")
+        + "\n")
     plot_chain(summaries, out.with_name(out.name + "_chain.png"),
                title=f"{args.episodes} held-out episodes, chains of {args.chain}")
     print(table)

@@ -44,7 +44,9 @@ def test_joint_trajectory_mode_streams_trajectories_jazzy_accepts(graph_factory)
         assert "timed out" in res.message, res.message
         trajectories = [m for _, m in peer.take("trajectory")]
         moving = [m for m in trajectories if any(v != 0.0 for v in m.points[0].velocities)]
-        assert len(moving) > 50, f"{len(moving)} moving trajectories in 3 s at 50 Hz"
+        assert len(moving) > 50, (f"{len(moving)} moving trajectories of {len(trajectories)} in 3 s at 50 Hz; "
+                                  f"nodes on the graph: {sorted(peer.get_node_names())}; kinova_control's log:\n"
+                                  + graph.log("kinova_control")[-3000:])
         assert not peer.trajectories_rejected, peer.trajectories_rejected[:3]
         assert all(all(v == 0.0 for v in m.points[-1].velocities) for m in trajectories), "each ends at rest"
         assert all(len(m.points) == 2 for m in moving), "a moving command cruises, then comes to rest"
