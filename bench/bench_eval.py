@@ -7,6 +7,11 @@ counted, only the episodes. The machine's load average is recorded beside each f
 2-core machine other jobs take CPU from the graph, and the lock-step real-time factor shows it
 (a lock-stepped score does not: test/graph/test_lockstep.py).
 
+Where the time goes: the CPU seconds of every process of the graph while the episodes run (from
+the first progress line to the end; start-up not counted), per simulated second. Their sum over the
+cores is the ceiling no scheduling can beat: the real-time factor of a graph that kept every core
+busy with nothing else.
+
 Writes bench/results/eval_lockstep.json and bench/results/eval_lockstep.md. Run:
     source scripts/env.sh && python bench/bench_eval.py [--episodes 12] [--cores 2]
 """
@@ -21,8 +26,11 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_TASKS = "close_drawer,open_drawer,turn_on_light,turn_off_light"
@@ -46,11 +54,13 @@ def _run(label: str, eval_args: list[str], tmp: Path, cores: list[int] | None) -
     cmd = ["robovla", "eval", *eval_args, "--out", str(out), "--logs", str(out.with_suffix(""))]
     load_before = os.getloadavg()
     started = time.monotonic()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=3600,
-                          preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None)
+    cpu = _CpuMeter(proc)
+    if proc.wait(timeout=3600) != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{cpu.output()[-6000:]}")
     s = json.loads(out.read_text())
+    per_process = cpu.seconds()
     return {
         "label": label,
         "command": "robovla eval " + " ".join(shlex.quote(a) for a in eval_args) + " --out X.json",
@@ -68,7 +78,78 @@ def _run(label: str, eval_args: list[str], tmp: Path, cores: list[int] | None) -
                      for r in s["records"] for a in r["attempts"]],
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "cpu_s_per_sim_s": {k: round(v / s["sim_s"], 4) for k, v in sorted(per_process.items())},
     }
+
+
+def _tag(cmdline: list[str]) -> str:
+    """A graph process by what it runs: a node executable, a container's nodes, the eval client."""
+    args = cmdline[: cmdline.index("--ros-args")] if "--ros-args" in cmdline else cmdline
+    for i, a in enumerate(args):
+        if "/lib/robovla/" in a:
+            name = Path(a).name
+            return f"{name} ({', '.join(args[i + 1:])})" if name == "container" else name
+        if Path(a).name.startswith("robovla") and i + 1 < len(args) and not args[i + 1].startswith("-"):
+            return f"robovla {args[i + 1]} (client)"  # the command, or a --jobs shard (python -m robovla...)
+    return Path(args[0]).name if args else "?"
+
+
+class _CpuMeter:
+    """CPU seconds (user + system) of a command's process tree from its first progress line (the
+    episodes start) to its end, by process; the command's output is kept for errors."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc, self._root = proc, psutil.Process(proc.pid)
+        self._chunks: list[bytes] = []
+        self._started = threading.Event()
+        self._base: dict[int, float] = {}
+        self._last: dict[int, tuple[str, float]] = {}
+        self._readers = [threading.Thread(target=self._read, args=(f,), daemon=True) for f in (proc.stdout, proc.stderr)]
+        for t in self._readers:
+            t.start()
+        self._poller = threading.Thread(target=self._poll, daemon=True)
+        self._poller.start()
+
+    def _read(self, stream) -> None:
+        for chunk in iter(lambda: stream.read1(4096), b""):
+            self._chunks.append(chunk)
+            if b"0%|" in chunk:  # tqdm's first bar: the graph is up and the first episode starts
+                self._started.set()
+
+    def _sample(self) -> dict[int, tuple[str, float]]:
+        out = {}
+        try:
+            procs = [self._root, *self._root.children(recursive=True)]
+        except psutil.Error:
+            return out
+        for p in procs:
+            try:
+                t = p.cpu_times()
+                out[p.pid] = (_tag(p.cmdline()), t.user + t.system)
+            except psutil.Error:
+                continue
+        return out
+
+    def _poll(self) -> None:
+        self._started.wait()
+        self._base = {pid: c for pid, (_, c) in self._sample().items()}
+        while self.proc.poll() is None:
+            self._last.update(self._sample())
+            time.sleep(0.2)
+
+    def output(self) -> str:
+        for t in self._readers:
+            t.join(5)
+        return b"".join(self._chunks).decode(errors="replace")
+
+    def seconds(self) -> dict[str, float]:
+        """CPU seconds per process tag while the episodes ran (the last sample before each process ended)."""
+        self._poller.join(5)
+        self.output()
+        by_tag: dict[str, float] = {}
+        for pid, (tag, c) in self._last.items():
+            by_tag[tag] = by_tag.get(tag, 0.0) + c - self._base.get(pid, 0.0)
+        return by_tag
 
 
 def main() -> int:
@@ -119,6 +200,17 @@ def main() -> int:
            f"{sum(a[1] == b[1] for a, b in pairs)} of {len(pairs)} episodes, the same step count in "
            f"{sum(a[2] == b[2] for a, b in pairs)}.", "", "Commands:", ""]
     md += [f"- {r['label']}: `{r['command']}`" for r in rows]
+    md += ["", "Where the CPU goes: CPU seconds per simulated second of each process while the episodes ran "
+               "(start-up not counted); the ceiling is the real-time factor if that work kept every core busy "
+               "and nothing else ran.", ""]
+    tags = sorted({t for r in rows for t in r["cpu_s_per_sim_s"]})
+    md += ["| configuration | " + " | ".join(tags) + " | total | ceiling on "
+           f"{result['cores']} cores |", "|---|" + "---|" * (len(tags) + 2)]
+    for r in rows:
+        c = r["cpu_s_per_sim_s"]
+        total = sum(c.values())
+        md.append(f"| {r['label']} | " + " | ".join(f"{c[t]:.3f}" if t in c else "-" for t in tags)
+                  + f" | {total:.3f} | {result['cores'] / total:.2f}x |")
     (args.out / "eval_lockstep.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     return 0
