@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from robovla.model.config import FORMULATIONS  # noqa: E402
-from robovla.sim.benchmark import comparison_table, plot_chain  # noqa: E402
+from robovla.sim.benchmark import comparable_rows, comparison_table, plot_chain  # noqa: E402
 
 TASKS = "open_drawer,close_drawer,turn_on_light,turn_off_light"
 
@@ -72,16 +72,12 @@ def main() -> int:
     timings: dict[str, dict] = {}
     kept: list[str] = []
     out = Path(args.out)
-    if args.merge and out.with_suffix(".json").is_file():
-        before = json.loads(out.with_suffix(".json").read_text())
-        same = (before["tasks"], before["episodes"], before["chain"]) == (args.tasks.split(","), args.episodes, args.chain)
-        if not same:
-            raise SystemExit(f"--merge: {out.with_suffix('.json')} was measured on tasks {before['tasks']}, "
-                             f"{before['episodes']} episodes, chains of {before['chain']}: not comparable")
-        redo = set(args.formulations.split(","))
-        kept = [k for k in before["results"] if k not in redo]
-        summaries.update({k: before["results"][k] for k in kept})
-        timings.update({k: v for k, v in before["timings"].items() if k not in redo})
+    if args.merge and out.with_suffix(".json").is_file():  # keep the rows this run does not redo
+        before = comparable_rows(out.with_suffix(".json"), args.tasks.split(","), args.episodes, args.chain,
+                                 args.formulations.split(","))
+        summaries.update(before["results"])
+        timings.update(before["timings"])
+        kept = list(before["results"])
     for form in [f for f in args.formulations.split(",") if f]:
         run = runs / form
         t0 = time.monotonic()

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from robovla.sim.benchmark import comparison_table, plot_chain  # noqa: E402
+from robovla.sim.benchmark import comparable_rows, comparison_table, plot_chain  # noqa: E402
 from robovla.sim.tasks import TASKS  # noqa: E402
 
 #: row name -> (policy, extra eval arguments); "{policy}" is --policy
@@ -30,6 +30,22 @@ ROWS = {
     "demo VLA, blank cameras": ("{policy}", ["--control", "blank-cameras"]),
     "demo VLA, wrong instruction": ("{policy}", ["--control", "wrong-instruction"]),
 }
+
+
+def _row_names(text: str) -> list[str]:
+    """--rows as names: comma-separated, where a name may hold a comma itself ("demo VLA, blank
+    cameras"): the longest name that fits is taken first."""
+    parts, names, i = text.split(","), [], 0
+    while i < len(parts):
+        for j in range(len(parts), i, -1):
+            candidate = ",".join(parts[i:j]).strip()
+            if candidate in ROWS:
+                names.append(candidate)
+                i = j
+                break
+        else:
+            raise SystemExit(f"--rows: no row starts at {','.join(parts[i:])!r}; the rows are {list(ROWS)}")
+    return names
 
 
 def main() -> int:
@@ -42,14 +58,24 @@ def main() -> int:
     ap.add_argument("--runs", default="runs/demo_tasks", help="directory for the eval JSONs and logs")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "demo_tasks"))
     ap.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated rows to run (default: all of {list(ROWS)})")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the rows of the existing --out JSON that this run does not redo (same tasks, "
+                         "episodes and chain)")
     args = ap.parse_args()
-    rows = {n: ROWS[n] for n in args.rows.split(",") if n}
+    rows = {n: ROWS[n] for n in _row_names(args.rows)}
 
     runs = Path(args.runs).resolve()
     runs.mkdir(parents=True, exist_ok=True)
     tasks = [t for t in args.tasks.split(",") if t]
     summaries: dict[str, dict] = {}
     commands: dict[str, str] = {}
+    out = Path(args.out)
+    kept: list[str] = []
+    if args.merge and out.with_suffix(".json").is_file():  # keep the rows this run does not redo
+        before = comparable_rows(out.with_suffix(".json"), tasks, args.episodes, args.chain, list(rows))
+        summaries.update(before["results"])
+        commands.update(before["commands"])
+        kept = list(before["results"])
     for name, (policy, extra) in rows.items():
         i = list(ROWS).index(name)
         result = runs / f"row{i}.json"
@@ -64,7 +90,9 @@ def main() -> int:
                     raise SystemExit(f"{name}: eval failed; see {runs / f'row{i}.log'}")
         summaries[name] = json.loads(result.read_text())
 
-    out = Path(args.out)
+    order = {n: i for i, n in enumerate(ROWS)}
+    summaries = dict(sorted(summaries.items(), key=lambda kv: order.get(kv[0], len(order))))
+    commands = {n: commands[n] for n in summaries}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"tasks": tasks, "episodes": args.episodes, "chain": args.chain,
                                                     "commands": commands, "results": summaries}, indent=2))
@@ -74,7 +102,8 @@ def main() -> int:
              "", table, "",
              "Per-task columns count every attempt, chain links included. Lock-step stalls per row: "
              + ", ".join(f"{n} {v}" for n, v in stalls.items()) + ".", "",
-             f"Command: `python bench/bench_demo_tasks.py {' '.join(sys.argv[1:])}`; each row:", ""]
+             f"Command: `python bench/bench_demo_tasks.py {' '.join(sys.argv[1:])}`"
+             + (f" (rows {', '.join(kept)} kept from the earlier run of this file)" if kept else "") + "; each row:", ""]
     lines += [f"- {n}: `{c}`" for n, c in commands.items()]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     plot_chain(summaries, out.with_name(out.name + "_chain.png"),

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from robovla.sim import tasks
-from robovla.sim.benchmark import (EpisodeRecord, TaskAttempt, plan_episodes, plot_chain, summarize, summary_table,
+from robovla.sim.benchmark import (EpisodeRecord, TaskAttempt, comparable_rows, plan_episodes, plot_chain, summarize, summary_table,
                                    wilson_interval, write_gif, write_summary)
 from robovla.sim.rollout import run_expert_episode
 
@@ -98,3 +98,15 @@ def test_gif_has_the_frames(tmp_path) -> None:
         assert im.n_frames == 10 and im.size == (48, 32)
     with pytest.raises(ValueError, match="no frames"):
         write_gif([], tmp_path / "b.gif")
+
+
+def test_comparable_rows_keeps_the_rows_not_redone_and_refuses_another_setup(tmp_path):
+    path = tmp_path / "table.json"
+    path.write_text(json.dumps({"tasks": ["open_drawer"], "episodes": 48, "chain": 2,
+                                "results": {"a": {"success_rate": 0.5}, "b": {"success_rate": 0.1}},
+                                "timings": {"a": {"train_s": 1.0}, "b": {"train_s": 2.0}}}))
+    kept = comparable_rows(path, ["open_drawer"], 48, 2, redo=["b"])
+    assert kept == {"results": {"a": {"success_rate": 0.5}}, "timings": {"a": {"train_s": 1.0}}}
+    for names, episodes, chain in ((["close_drawer"], 48, 2), (["open_drawer"], 24, 2), (["open_drawer"], 48, 5)):
+        with pytest.raises(ValueError, match="not comparable"):
+            comparable_rows(path, names, episodes, chain, redo=["b"])

@@ -154,6 +154,19 @@ def comparison_table(summaries: dict[str, dict[str, Any]], tasks: Sequence[str],
     return "\n".join(lines)
 
 
+def comparable_rows(path: str | Path, tasks: Sequence[str], episodes: int, chain: int,
+                    redo: Sequence[str]) -> dict[str, Any]:
+    """The rows (name -> that row's entries) of an earlier comparison JSON a bench keeps when it
+    re-runs only `redo`: only from a file measured on the same tasks, episodes and chain length
+    (ValueError otherwise). Each list or dict of the file keyed by row name is filtered the same way."""
+    before = json.loads(Path(path).read_text())
+    if (list(before["tasks"]), before["episodes"], before["chain"]) != (list(tasks), episodes, chain):
+        raise ValueError(f"{path} was measured on tasks {before['tasks']}, {before['episodes']} episodes, "
+                         f"chains of {before['chain']}: not comparable")
+    return {k: {n: v for n, v in before[k].items() if n not in redo}
+            for k in before if isinstance(before[k], dict)}
+
+
 def plot_chain(summaries: dict[str, dict[str, Any]], path: str | Path, title: str = "") -> Path:
     """Success vs number of tasks in a row (CALVIN's plot), one line per policy, 95 % CI bars."""
     import matplotlib
