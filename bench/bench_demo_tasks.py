@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -102,7 +103,7 @@ def main() -> int:
              "", table, "",
              "Per-task columns count every attempt, chain links included. Lock-step stalls per row: "
              + ", ".join(f"{n} {v}" for n, v in stalls.items()) + ".", "",
-             f"Command: `python bench/bench_demo_tasks.py {' '.join(sys.argv[1:])}`"
+             f"Command: `python bench/bench_demo_tasks.py {shlex.join(sys.argv[1:])}`"
              + (f" (rows {', '.join(kept)} kept from the earlier run of this file)" if kept else "") + "; each row:", ""]
     lines += [f"- {n}: `{c}`" for n, c in commands.items()]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
