@@ -111,10 +111,12 @@ class _CpuMeter:
         self._poller.start()
 
     def _read(self, stream) -> None:
+        tail = b""
         for chunk in iter(lambda: stream.read1(4096), b""):
             self._chunks.append(chunk)
-            if b"0%|" in chunk:  # tqdm's first bar: the graph is up and the first episode starts
+            if b"0%|" in tail + chunk:  # tqdm's first bar: the graph is up and the first episode starts
                 self._started.set()
+            tail = chunk[-2:]  # a mark split across two reads
 
     def _sample(self) -> dict[int, tuple[str, float]]:
         out = {}

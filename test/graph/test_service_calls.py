@@ -1,4 +1,4 @@
-"""call_idempotent over real rclpy and DDS: a request lost before the server was there is sent again,
+"""call_service over real rclpy and DDS: a request lost before the server was there is sent again,
 a slow server's late reply loses to a quicker copy's, and no server at all is a TimeoutError that
 names the service."""
 
@@ -17,7 +17,7 @@ from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 
 from robovla.nodes.common.background import BackgroundSpinner, SpinThread
-from robovla.nodes.common.service_calls import call_idempotent
+from robovla.nodes.common.service_calls import call_service
 
 pytestmark = pytest.mark.ros
 
@@ -65,7 +65,7 @@ def test_a_request_sent_before_the_server_existed_is_sent_again(client, caplog):
     threading.Timer(0.5, lambda: servers.append(Server("late_trigger"))).start()
     try:
         with caplog.at_level(logging.WARNING):
-            res = call_idempotent(cli, Trigger.Request(), timeout_s=60.0, reply_wait_s=3.0)
+            res = call_service(cli, Trigger.Request(), timeout_s=60.0, resend_s=3.0)
         assert res.success and res.message.startswith("call ")
         assert "sending the request again" in caplog.text, "the first request reached nobody"
     finally:
@@ -78,7 +78,7 @@ def test_the_first_reply_to_any_copy_wins(client, caplog):
     cli = client.create_client(Trigger, "slow_trigger")
     try:
         assert cli.wait_for_service(timeout_sec=30.0)
-        res = call_idempotent(cli, Trigger.Request(), timeout_s=30.0, reply_wait_s=1.0)
+        res = call_service(cli, Trigger.Request(), timeout_s=30.0, resend_s=1.0)
         assert res.message == "call 2", "the second copy answered first (the first takes 4 s)"
         assert server.calls == 2
         assert "answered request copy 2 of 2" in caplog.text
@@ -90,5 +90,11 @@ def test_no_server_is_a_timeout_naming_the_service(client):
     cli = client.create_client(Trigger, "nobody_answers")
     start = time.monotonic()
     with pytest.raises(TimeoutError, match=r"nobody_answers: no answer to 3 request\(s\) within 3.0 s"):
-        call_idempotent(cli, Trigger.Request(), timeout_s=3.0, reply_wait_s=1.0)
+        call_service(cli, Trigger.Request(), timeout_s=3.0, resend_s=1.0)
     assert time.monotonic() - start < 10.0
+
+
+def test_without_resend_the_request_goes_once(client):
+    cli = client.create_client(Trigger, "nobody_answers_once")
+    with pytest.raises(TimeoutError, match=r"nobody_answers_once: no answer to 1 request\(s\) within 2.0 s"):
+        call_service(cli, Trigger.Request(), timeout_s=2.0)

@@ -41,7 +41,7 @@ from robovla.msg import ArmCommand, ControlStatus, Heartbeat, Instruction
 from robovla.health.checks import Finding, Level
 from robovla.nodes.common import qos, topics
 from robovla.nodes.common.diagnostics import NodeDiagnostics
-from robovla.nodes.common.background import wait_future
+from robovla.nodes.common.service_calls import call_service
 from robovla.nodes.common.controller_client import ControllerManagerClient
 from robovla.nodes.common.convert import to_sec
 from robovla.nodes.common.intra_process import subscribe
@@ -584,7 +584,7 @@ class KinovaControl(Node):
                 response.success, response.message = False, f"{topics.RESET_FAULT} is not available"
                 return response
             try:
-                result = wait_future(client.call_async(Trigger.Request()), 5.0)
+                result = call_service(client, Trigger.Request(), 5.0)
             except TimeoutError:
                 result = None
             response.success = bool(result and result.success)

@@ -31,6 +31,7 @@ from robovla.data.episode_writer import new_episode_id
 from robovla.msg import ArmCommand, Instruction
 from robovla.nodes.common import qos, topics
 from robovla.nodes.common.background import wait_future
+from robovla.nodes.common.service_calls import call_service
 from robovla.nodes.common.episode_client import EpisodeClient
 from robovla.srv import FinishEpisode
 from robovla.teleop.controls import EpisodeControls, Event, Intent, Phase, TeleopConfig
@@ -263,7 +264,7 @@ class Teleop:
         req = FinishEpisode.Request(verdict=VERDICTS[verdict], episode_id=recording_id, notes=notes)
         if not self.finish_client.wait_for_service(timeout_sec=10.0):
             raise RuntimeError(f"no recorder answers {topics.FINISH_EPISODE}")
-        res = wait_future(self.finish_client.call_async(req), 30.0)
+        res = call_service(self.finish_client, req, 30.0)
         if not res.success:
             self.say(f"recorder: {res.message}")
         recorded = wait_future(record.get_result_async(), 60.0).result

@@ -6,14 +6,11 @@ thread, a shutdown hook): the replies are delivered by the executor spinning `no
 
 from __future__ import annotations
 
-from typing import Any
-
 from rclpy.node import Node
 
 from robovla.control.controllers import SwitchPlan
 from robovla.nodes.common import topics
-from robovla.nodes.common.background import wait_future
-from robovla.nodes.common.service_calls import call_idempotent
+from robovla.nodes.common.service_calls import call_service
 
 
 class ControllerManagerClient:
@@ -30,7 +27,7 @@ class ControllerManagerClient:
 
     def states(self, timeout_s: float = 5.0) -> dict[str, str]:
         """list_controllers: name -> state ('active', 'inactive', ...)."""
-        res = call_idempotent(self.list_client, self._list_type.Request(), timeout_s, reply_wait_s=timeout_s / 2)
+        res = call_service(self.list_client, self._list_type.Request(), timeout_s, resend_s=timeout_s / 2)
         return {c.name: c.state for c in res.controller}
 
     def switch(self, plan: SwitchPlan, timeout_s: float = 5.0) -> tuple[bool, str]:
@@ -38,14 +35,6 @@ class ControllerManagerClient:
         req = self._switch_type.Request(activate_controllers=list(plan.activate),
                                         deactivate_controllers=list(plan.deactivate),
                                         strictness=self._switch_type.Request.STRICT, activate_asap=True)
-        res = _call(self.switch_client, req, timeout_s)
+        res = call_service(self.switch_client, req, timeout_s)
         return bool(res.ok), str(getattr(res, "message", ""))
 
-
-def _call(client: Any, request: Any, timeout_s: float) -> Any:
-    future = client.call_async(request)
-    try:
-        return wait_future(future, timeout_s)
-    except TimeoutError:
-        client.remove_pending_request(future)
-        raise TimeoutError(f"{client.srv_name}: no answer within {timeout_s:.1f} s") from None

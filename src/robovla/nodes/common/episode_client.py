@@ -21,7 +21,7 @@ from robovla.control.image import raw_to_rgb
 from robovla.nodes.common import qos, topics
 from robovla.nodes.common.action_goals import send_goal, status_watch
 from robovla.nodes.common.background import BackgroundSpinner, wait_future
-from robovla.nodes.common.service_calls import call_idempotent
+from robovla.nodes.common.service_calls import call_service
 from robovla.srv import ResetSim
 
 log = logging.getLogger(__name__)
@@ -83,12 +83,10 @@ class EpisodeClient:
 
     # ------------------------------------------------------------------ sim
     def reset(self, task: str = "", seed: int = -1, keep_scene: bool = False, timeout: float = 30.0):
-        """sim/reset; sent again if no reply comes (a lost request or reply): idempotent for an
-        explicit seed (every caller gives one), a second "next seed" reset would skip one."""
+        """sim/reset, sent again after 10 s without a reply (a lost request or reply) when the seed
+        is explicit, as every caller gives it: then a repeat changes nothing ("next seed" would skip one)."""
         req = ResetSim.Request(task=task, seed=int(seed), keep_scene=bool(keep_scene))
-        if seed < 0:
-            return wait_future(self.reset_client.call_async(req), timeout)
-        return call_idempotent(self.reset_client, req, timeout)
+        return call_service(self.reset_client, req, timeout, resend_s=10.0 if seed >= 0 else None)
 
     # ------------------------------------------------------------------ goals
     def execute(self, instruction: str, timeout_s: float,
