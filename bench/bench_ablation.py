@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,16 +26,9 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from robovla.model.config import FORMULATIONS  # noqa: E402
 from robovla.sim.benchmark import comparable_rows, comparison_table, plot_chain  # noqa: E402
+from study_stages import run_logged as _run  # noqa: E402
 
 TASKS = "open_drawer,close_drawer,turn_on_light,turn_off_light"
-
-
-def _run(cmd: list[str], log: Path) -> None:
-    print("$", " ".join(cmd), flush=True)
-    with log.open("w") as f:
-        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
-    if proc.returncode != 0:
-        raise SystemExit(f"command failed ({proc.returncode}); see {log}")
 
 
 def main() -> int:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,17 +38,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from robovla.sim.benchmark import comparison_table  # noqa: E402
 from robovla.sim.tasks import TASKS  # noqa: E402
+from study_stages import Stages, run_logged as _run  # noqa: E402
 
 SOURCE_SEED = 50_000  # source scenes: neither the target's (0..) nor the evaluation's (100000..)
 RECIPES = ("target_only", "co_train", "post_train")
-
-
-def _run(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> None:
-    print("$", " ".join(cmd), f"> {log}", flush=True)
-    with log.open("w") as f:
-        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
-    if proc.returncode != 0:
-        raise SystemExit(f"command failed ({proc.returncode}); see {log}")
 
 
 def _checkpoint(run: Path) -> str:
@@ -103,18 +95,8 @@ def main() -> int:
     py = sys.executable
     total = args.pretrain_steps + args.finetune_steps
     tasks = list(TASKS)
-    timings: dict[str, float] = {}
-
-    def stage(name: str, done: Path, cmd: list[str] | None = None, fn=None) -> None:
-        if done.exists():
-            print(f"{name}: reusing {done}", flush=True)
-            return
-        t0 = time.monotonic()
-        if cmd is not None:
-            _run(cmd, runs / f"{name}.log")
-        else:
-            fn()
-        timings[name] = round(time.monotonic() - t0, 1)
+    stages = Stages(runs)
+    stage, timings = stages.run, stages.timings
 
     source_bags, source = runs / "source_bags", runs / "source_lerobot"
     target = runs / "target_bags"

@@ -27,6 +27,7 @@ pytest.importorskip("rclpy")
 from cli_helpers import ROOT, assert_ok, robovla  # noqa: E402
 
 from robovla.cli.session import EXPERT_NODES, SimSession  # noqa: E402
+from robovla.sim.step_timing import parse_summary  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -98,6 +99,14 @@ def test_a_slow_policy_scores_as_the_fast_one_at_the_modelled_latency(tmp_path: 
     assert "300 ms sleep" in (tmp_path / "slow_logs" / "perception.log").read_text(), "the slow policy ran"
     assert _attempts(slow) == _attempts(fast), "300 ms of compute per step must not leak into the closed loop"
     assert slow["lockstep_stalls"] == 0 and slow["real_time_factor"] < fast["real_time_factor"]
+    # the sim's account of its wall time puts the 300 ms where it is spent: in waiting for the
+    # policy's answer on the steps a new frame's chunk is due, not in control's steps
+    timing = {name: parse_summary((tmp_path / f"{name}_logs" / "sim.log").read_text(errors="replace"))
+              for name in ("fast", "slow")}
+    assert timing["slow"] is not None and timing["fast"] is not None, "the sim logs its step timing at shutdown"
+    assert timing["slow"]["policy_steps"] > 0 and timing["slow"]["steps"] > 3 * timing["slow"]["policy_steps"]
+    assert timing["slow"]["answer_policy_step"] > 150.0 > timing["slow"]["answer_other_step"]
+    assert timing["slow"]["answer_policy_step"] > timing["fast"]["answer_policy_step"] + 100.0
     # the same slow policy in real time is starved: it answers a fraction of the frames
     starved = _eval(tmp_path, "starved", "--latency-ms", "100", "--clock", "realtime", *slow_spec,
                     episodes=2, timeout_s=6.0)

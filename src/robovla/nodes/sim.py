@@ -42,7 +42,8 @@ sim steps on (after 3 stalls in a row it stops waiting for that episode). With n
 the scene holds still (nothing steps, the clock moves on to the next whole second and is
 republished): how long a client takes between a reset and its goal changes nothing, and neither
 do the episodes run before (_idle). A frame is rendered on the episode's first step and then at
-camera_hz (the policy rate in lock-step).
+camera_hz (the policy rate in lock-step). Where the wall time of a lock-stepped step goes (physics,
+publishing, rendering, the graph's answer) is logged at shutdown (robovla.sim.step_timing).
 
 Goals are grounded in the sim: an instruction that is a phrasing of one of its tasks (any split,
 any colours) is judged by that task's checker, on the scene as it is if the task is feasible
@@ -86,6 +87,7 @@ from robovla.sim.config import SimConfig, camera_due
 from robovla.sim.env import Gen3SimEnv
 from robovla.sim.expert import ScriptedExpert, action_to_velocity
 from robovla.sim.kortex_driver import KortexDriverModel
+from robovla.sim.step_timing import StepTiming
 from robovla.sim.tasks import Episode, get_task, goal_task, instruction_words
 from robovla.sim.urdf import ARM_LINKS, gen3_urdf
 from robovla.srv import ResetSim
@@ -180,6 +182,8 @@ class SimNode(Node):
         self._kick = threading.Event()  # an instruction or a reset: the idle loop looks again
         self._ep_key, self._ep_steps, self._frames = "", 0, []  # the episode the loop steps
         self._stall_run, self._no_wait, self.stalls = 0, False, 0
+        self.timing = StepTiming()  # lock-step: where the wall time of a step goes (logged at shutdown)
+        self._timed_obs = 0  # the observation the last timed answer answered (a new one: a policy step)
         if self.p.driver_check_s > 0:
             others = other_drivers(self, wait_s=joined + self.p.driver_check_s - time.monotonic())
             if others:
@@ -464,6 +468,7 @@ class SimNode(Node):
                 self._idle()
                 next_t = time.monotonic()
                 continue
+            self.timing.start()
             with self.lock:
                 episode_id = self.episode_id if self.active else ""
                 if episode_id != self._ep_key:  # lock-step: the episode's first step
@@ -483,6 +488,7 @@ class SimNode(Node):
                     self.reported = True
                 command = self._expert_command(stamp)  # answers the state just computed
                 want = self._wanted(episode_id, render, command is not None) if self.p.lockstep else None
+            self.timing.lap("physics")
             self.joint_pub.publish(
                 JointState(
                     header=self._header(stamp, "base_link"),
@@ -498,6 +504,7 @@ class SimNode(Node):
             # and kinova_control must place that command with this step's joints (in-order
             # delivery from one process); before the images, so control works while they go out
             self.clock_pub.publish(Clock(clock=stamp))
+            self.timing.lap("publish")
             if render:  # while the graph works on this step's command (the twist callbacks leave the scene as it is)
                 with self.lock:
                     frames = self.env.render()
@@ -511,8 +518,13 @@ class SimNode(Node):
             if camera_due(k, cfg.control_hz, self.p.fault_rate_hz) or self.driver.faulted != self._fault_published:
                 self._fault_published = self.driver.faulted
                 self.driver_interfaces.publish_fault_state()
+            self.timing.lap("render")
             if want is not None:
                 self._await(want)  # before the outcome: every chunk due by now has been counted
+            if self.p.lockstep:
+                policy = self.expert is None and want is not None and want[2] != self._timed_obs
+                self._timed_obs = want[2] if want is not None else self._timed_obs
+                self.timing.end_step(policy, self.timing.lap("answer"))
             if fire:
                 out = TaskOutcome(episode_id=episode_id, success=True, source="sim",
                                   message=f"{self.episode.task.name}: checker fired")
@@ -665,6 +677,8 @@ class SimNode(Node):
         self._thread.join(timeout=5.0)  # the loop closes the renderer on its way out
         if self._thread.is_alive():
             self.get_logger().error("sim loop did not stop within 5 s; leaving its renderer open")
+        if self.p.lockstep:
+            self.get_logger().info(self.timing.summary())
 
 
 NODE = SimNode  # the class robovla.nodes.container instantiates
