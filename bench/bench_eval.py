@@ -228,7 +228,8 @@ def main() -> int:
     md += ["", "Where the CPU goes: CPU seconds per simulated second of each process while the episodes ran "
                "(start-up not counted); the ceiling is the real-time factor if that work kept every core busy "
                "and nothing else ran.", ""]
-    tags = sorted({t for r in rows for t in r["cpu_s_per_sim_s"]})
+    # a process with no measurable CPU (e.g. the git the client runs for its version record) gets no column
+    tags = sorted({t for r in rows for t, v in r["cpu_s_per_sim_s"].items() if v >= 0.0005})
     md += ["| configuration | " + " | ".join(tags) + " | total | ceiling on "
            f"{result['cores']} cores |", "|---|" + "---|" * (len(tags) + 2)]
     for r in rows:

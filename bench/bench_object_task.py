@@ -135,9 +135,11 @@ def main() -> int:
     pixels = block_pixels(args.task)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    labels = {a: f"{a} ({ARMS[a][0]} demos, {'128' if '128px' in a else '64'} px; val loss "
+    labels = {a: f"{a} ({ARMS[a][0]} demos, {'128' if '128px' in a else '64'} px; best val loss "
                  f"{val_loss[a]:.4f})" for a in arms}
     labels["scripted expert"] = "scripted expert (reference)"
+    if out.with_suffix(".json").exists():  # a resumed study keeps the wall times of the stages it reused
+        timings = {**json.loads(out.with_suffix(".json").read_text()).get("timings_s", {}), **timings}
     record = {"task": args.task, "demos": args.demos, "steps": args.steps, "episodes": args.episodes,
               "arms": {a: {"demos": ARMS[a][0], "overrides": ARMS[a][1], "val_loss": val_loss[a]} for a in arms},
               "block_pixels": pixels, "timings_s": timings, "command": " ".join(sys.argv), "results": summaries}
