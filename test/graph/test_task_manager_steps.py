@@ -86,14 +86,22 @@ def test_lockstep_steps_count_the_last_frame_whatever_came_first(tmp_path: Path,
         while not episode:
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.02)
-        time.sleep(0.3)  # task_manager has taken its start from the held clock
-        idle.cancel()
 
         def chunk(frame_ns: int) -> None:
             msg = ActionChunk(observation_stamp=_stamp(frame_ns), episode_id=episode[-1], horizon=1, action_dim=7,
                               dt=0.1, values=[0.0] * 7)
             msg.header.stamp = _stamp(frame_ns)
             chunks.publish(msg)
+
+        # a chunk answering the held clock's frame, counted once task_manager's feedback says so:
+        # the chunk path is up at both ends before the clock moves (on a loaded CI machine all ten
+        # chunks once went before task_manager had matched this publisher, and it counted 0)
+        chunk(T0_NS)
+        deadline = time.monotonic() + 30
+        while not any(s >= 1 for s in steps):
+            assert time.monotonic() < deadline, ("task_manager never counted the first chunk", steps, log.read_text())
+            time.sleep(0.02)
+        idle.cancel()
 
         frames = []
         for k in range(1, 60):  # 1.18 s: past the 1.0 s deadline
@@ -111,7 +119,7 @@ def test_lockstep_steps_count_the_last_frame_whatever_came_first(tmp_path: Path,
             chunk(frames[-1])
         result = _wait(handle.get_result_async()).result
         assert not result.success and result.message.startswith("timed out"), result.message
-        assert result.steps == 10, (result.steps, result.message)
+        assert result.steps == 11, (result.steps, result.message)  # the first chunk and one per frame
         assert abs(result.duration_s - 1.0) < 1e-3
     finally:
         spinner.close()
