@@ -241,7 +241,8 @@ def main() -> int:
                "ms per step averaged over the run: the sim's physics and bookkeeping, publishing the state and "
                "/clock, rendering and publishing the frames (on the frame steps), then waiting for the graph's "
                "answer, given also per policy step (the first command answering a new frame: perception, policy and "
-               "control) and per other step (control only). The loop is serial, so one graph runs at {1000 / CONTROL_HZ:.0f} ms / total real time.", "",
+               "control) and per other step (control only). The loop is serial, so one graph's real-time factor is "
+               f"the {1000 / CONTROL_HZ:.0f} ms control period over the total.", "",
            "| configuration | " + " | ".join(PHASES) + " | total | answer per policy step | answer per other step "
            "| one graph's real-time factor from it |", "|---|" + "---|" * (len(PHASES) + 4)]
     for r in rows:
