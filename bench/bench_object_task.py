@@ -30,15 +30,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from robovla.data.bag_reader import find_episode_bags  # noqa: E402
 from robovla.sim.benchmark import comparison_table  # noqa: E402
 from study_stages import Stages, run_logged  # noqa: E402
 
-#: arm -> (demonstrations, train --set overrides)
+#: arm -> (demonstrations, image side in px); the patch grows with the image (8 px at 64, the
+#: demo preset's), so every arm has the same 64 image tokens per camera
 ARMS = {
-    "n60_64px": (60, []),
-    "n240_64px": (240, []),
-    "n240_128px": (240, ["model.image_size=128", "model.tiny.patch_size=16"]),
+    "n60_64px": (60, 64),
+    "n240_64px": (240, 64),
+    "n240_128px": (240, 128),
 }
+
+
+def _overrides(image_size: int) -> list[str]:
+    return [f"model.image_size={image_size}", f"model.tiny.patch_size={image_size // 8}"]
 
 
 def block_pixels(task: str, sizes: tuple[int, ...] = (64, 128), scenes: int = 10) -> dict[str, dict[str, float]]:
@@ -74,11 +80,6 @@ def block_pixels(task: str, sizes: tuple[int, ...] = (64, 128), scenes: int = 10
     return out
 
 
-def _episode_dirs(root: Path) -> list[Path]:
-    """The recorded episodes of a collection, in recording order (one bag directory each)."""
-    return sorted(p.parent for p in root.rglob("metadata.yaml"))
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", default="lift_block")
@@ -107,16 +108,16 @@ def main() -> int:
                     "--noise", "0.02", "--approach-jitter", "0.025", "--jobs", str(args.jobs), "--out", str(demos)],
                    runs / "collect.log"),
         (runs / "collect.done").touch()))
-    episodes = _episode_dirs(demos)
+    episodes = find_episode_bags(demos)
     if len(episodes) < max(ARMS[a][0] for a in arms):
         raise SystemExit(f"{demos} holds {len(episodes)} episodes, fewer than an arm needs")
 
     summaries: dict[str, dict] = {}
     val_loss: dict[str, float] = {}
     for arm in arms:
-        n, overrides = ARMS[arm]
+        n, size = ARMS[arm]
         run = runs / arm
-        sets = [x for o in overrides for x in ("--set", o)]
+        sets = [x for o in _overrides(size) for x in ("--set", o)]
         stage(f"train_{arm}", run / "result.json",
               [py, "-m", "robovla", "train", "--data", *map(str, episodes[:n]), "--out", str(run), "--preset", "demo",
                "--steps", str(args.steps), *sets, "--no-progress"])
@@ -135,13 +136,14 @@ def main() -> int:
     pixels = block_pixels(args.task)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    labels = {a: f"{a} ({ARMS[a][0]} demos, {'128' if '128px' in a else '64'} px; best val loss "
+    labels = {a: f"{a} ({ARMS[a][0]} demos, {ARMS[a][1]} px; best val loss "
                  f"{val_loss[a]:.4f})" for a in arms}
     labels["scripted expert"] = "scripted expert (reference)"
     if out.with_suffix(".json").exists():  # a resumed study keeps the wall times of the stages it reused
         timings = {**json.loads(out.with_suffix(".json").read_text()).get("timings_s", {}), **timings}
     record = {"task": args.task, "demos": args.demos, "steps": args.steps, "episodes": args.episodes,
-              "arms": {a: {"demos": ARMS[a][0], "overrides": ARMS[a][1], "val_loss": val_loss[a]} for a in arms},
+              "arms": {a: {"demos": ARMS[a][0], "overrides": _overrides(ARMS[a][1]), "val_loss": val_loss[a]}
+                       for a in arms},
               "block_pixels": pixels, "timings_s": timings, "command": " ".join(sys.argv), "results": summaries}
     out.with_suffix(".json").write_text(json.dumps(record, indent=2))
     table = comparison_table({labels[k]: s for k, s in summaries.items()}, [args.task], 1)

@@ -182,7 +182,7 @@ class SimNode(Node):
         self._kick = threading.Event()  # an instruction or a reset: the idle loop looks again
         self._ep_key, self._ep_steps, self._frames = "", 0, []  # the episode the loop steps
         self._stall_run, self._no_wait, self.stalls = 0, False, 0
-        self.timing = StepTiming()  # lock-step: where the wall time of a step goes (logged at shutdown)
+        self.timing = StepTiming(cfg.control_dt)  # lock-step: where the wall time of a step goes (logged at shutdown)
         self._timed_obs = 0  # the observation the last timed answer answered (a new one: a policy step)
         if self.p.driver_check_s > 0:
             others = other_drivers(self, wait_s=joined + self.p.driver_check_s - time.monotonic())

@@ -24,6 +24,7 @@ LOG_PREFIX = "lock-step wall time per step:"
 class StepTiming:
     """Wall seconds per phase over the lock-stepped steps of a run (perf_counter laps)."""
 
+    control_dt: float  # sim seconds one step advances
     seconds: dict[str, float] = field(default_factory=lambda: {p: 0.0 for p in PHASES})
     steps: int = 0
     policy_steps: int = 0
@@ -46,8 +47,17 @@ class StepTiming:
             self.policy_steps += 1
             self.answer_policy_s += answer_s
 
+    def merged(self, other: StepTiming) -> StepTiming:
+        """Both runs' steps as one account (several graphs of one `robovla eval --jobs N`)."""
+        if other.control_dt != self.control_dt:
+            raise ValueError(f"cannot merge steps of {self.control_dt} s and {other.control_dt} s")
+        return StepTiming(self.control_dt, {p: self.seconds[p] + other.seconds[p] for p in PHASES},
+                          self.steps + other.steps, self.policy_steps + other.policy_steps,
+                          self.answer_policy_s + other.answer_policy_s)
+
     def per_step_ms(self) -> dict[str, float]:
-        """Mean ms per step of each phase, the answer also per policy step and per other step."""
+        """Mean ms per step of each phase and their total, the answer also per policy step and per
+        other step, and the real-time factor that total allows."""
         if not self.steps:
             return {}
         out = {p: self.seconds[p] * 1e3 / self.steps for p in PHASES}
@@ -55,6 +65,7 @@ class StepTiming:
         other = self.steps - self.policy_steps
         out["answer_policy_step"] = self.answer_policy_s * 1e3 / self.policy_steps if self.policy_steps else 0.0
         out["answer_other_step"] = (self.seconds["answer"] - self.answer_policy_s) * 1e3 / other if other else 0.0
+        out["real_time_factor"] = self.control_dt * 1e3 / out["total"] if out["total"] > 0 else 0.0
         return out
 
     def summary(self) -> str:
@@ -62,13 +73,18 @@ class StepTiming:
         ms = self.per_step_ms()
         if not ms:
             return f"{LOG_PREFIX} no lock-stepped step"
-        parts = " ".join(f"{k}={ms[k]:.3f}" for k in (*PHASES, "total", "answer_policy_step", "answer_other_step"))
-        return f"{LOG_PREFIX} {parts} ms over steps={self.steps} policy_steps={self.policy_steps}"
+        parts = " ".join(f"{k}={ms[k]:.4f}" for k in (*PHASES, "total", "answer_policy_step", "answer_other_step"))
+        return (f"{LOG_PREFIX} {parts} ms over steps={self.steps} policy_steps={self.policy_steps} "
+                f"control_dt={self.control_dt:g} s (real-time factor {ms['real_time_factor']:.2f})")
 
 
-def parse_summary(text: str) -> dict[str, float] | None:
-    """The last StepTiming.summary() line in a log, as numbers (None when there is none)."""
+def parse_summary(text: str) -> StepTiming | None:
+    """The account in the last StepTiming.summary() line of a log (None when there is none), to
+    the precision the line gives."""
     lines = [line for line in text.splitlines() if LOG_PREFIX in line and "=" in line]
     if not lines:
         return None
-    return {k: float(v) for k, v in re.findall(r"(\w+)=([0-9.]+)", lines[-1].split(LOG_PREFIX, 1)[1])}
+    v = {k: float(x) for k, x in re.findall(r"(\w+)=([0-9.eE+-]+)", lines[-1].split(LOG_PREFIX, 1)[1])}
+    steps, policy_steps = int(v["steps"]), int(v["policy_steps"])
+    return StepTiming(v["control_dt"], {p: v[p] * steps / 1e3 for p in PHASES}, steps, policy_steps,
+                      v["answer_policy_step"] * policy_steps / 1e3)
